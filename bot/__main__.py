@@ -1,0 +1,209 @@
+"""storybot's command line: terminal chat, ask, sources, eval, check, feedback, Discord.
+
+`python -m bot` starts the Discord bot when DISCORD_TOKEN is set, and the
+terminal chat otherwise. Every command takes --seeds DIR (or STORYBOT_SEEDS).
+Errors a user can fix are one line on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .settings import Settings, SettingsError
+
+log = logging.getLogger("storybot")
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error the user can fix: printed as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seeds", metavar="DIR", help="folder of article .txt files (default: STORYBOT_SEEDS or the bundled story)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser = argparse.ArgumentParser(
+        prog="storybot", parents=[common],
+        description="Answer questions about one news story, with the passages and citations used.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("chat", parents=[common], help="terminal chat (the default without DISCORD_TOKEN)")
+    ask = sub.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    ask.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    sub.add_parser("sources", parents=[common], help="list the articles storybot knows")
+    ev = sub.add_parser("eval", parents=[common], help="retrieval figures for a question file (JSONL)")
+    ev.add_argument("file", help="questions in the format of shared/eval/dev.jsonl")
+    ev.add_argument("--details", metavar="OUT.jsonl", help="write one JSON line per question")
+    sub.add_parser("check", parents=[common], help="report on a corpus before anyone chats with it")
+    sub.add_parser("feedback", parents=[common], help="summary of Helpful / Not helpful votes from Discord")
+    sub.add_parser("discord", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
+    return parser
+
+
+def _load_story(settings: Settings):
+    from .core.story import CorpusError, Story
+
+    try:
+        return Story.from_folder(settings.seeds)
+    except CorpusError as exc:
+        raise UserError(str(exc)) from None
+
+
+def answer_json(answer) -> dict:
+    """An Answer as plain JSON-able data (used by `ask --json`)."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "confidence": answer.confidence,
+        "answer_sentence": answer.sentence,
+        "context": answer.context,
+        "notice": answer.notice,
+        "passages": [
+            {
+                "rank": h.rank,
+                "score": h.score,
+                "text": h.passage.text,
+                "article": h.passage.citation.article,
+                "title": h.passage.citation.title,
+                "outlet": h.passage.citation.outlet,
+                "date": h.passage.citation.date,
+                "url": h.passage.citation.url,
+                "paragraph": h.passage.citation.paragraph,
+                "line": h.passage.citation.line,
+            }
+            for h in answer.hits
+        ],
+    }
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from .terminal.render import render_answer
+
+    story = _load_story(settings)
+    answer = story.ask(args.question, k=max(1, min(args.k, 50)))
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print(render_answer(answer, width=_width(), color=sys.stdout.isatty()))
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from .terminal.chat import chat
+
+    story = _load_story(settings)
+    return chat(story, width=_width(), color=sys.stdout.isatty())
+
+
+def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
+    from .terminal.render import render_sources
+
+    story = _load_story(settings)
+    print(render_sources(story.articles, width=_width()))
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from .core.evaluate import EvalFileError, detail_row, evaluate, format_scores, load_questions
+
+    try:
+        questions = load_questions(args.file)
+    except EvalFileError as exc:
+        raise UserError(str(exc)) from None
+    story = _load_story(settings)
+    report, pairs = evaluate(questions, story.ask)
+    print(f"storybot eval: {args.file} on {settings.seeds} ({len(story.articles)} articles, {len(story.passages)} passages)")
+    for split, scores in report.by_split.items():
+        print("\n".join(format_scores(scores, split)))
+    print("\n".join(format_scores(report.overall, "all")))
+    if args.details:
+        try:
+            with open(args.details, "w", encoding="utf-8") as fh:
+                for q, a in pairs:
+                    fh.write(json.dumps(detail_row(q, a), ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise UserError(f"cannot write {args.details!r}: {exc.strerror or exc}") from None
+    return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from .core.check import check_folder
+
+    lines, ok = check_folder(settings.seeds)
+    print("\n".join(lines))
+    return 0 if ok else EXIT_USAGE
+
+
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from .feedback import summary_lines
+
+    print("\n".join(summary_lines(settings.feedback_db)))
+    return 0
+
+
+def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.discord_token:
+        raise UserError("DISCORD_TOKEN is not set: put it in the environment or in .env (see .env.example)")
+    import asyncio
+
+    from .discord_app import run_discord
+
+    return asyncio.run(run_discord(settings))
+
+
+def cmd_default(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.discord_token:
+        return cmd_discord(settings, args)
+    print("No DISCORD_TOKEN set: opening the terminal chat (set it to run the Discord bot).", file=sys.stderr)
+    return cmd_chat(settings, args)
+
+
+COMMANDS = {
+    None: cmd_default, "chat": cmd_chat, "ask": cmd_ask, "sources": cmd_sources, "eval": cmd_eval,
+    "check": cmd_check, "feedback": cmd_feedback, "discord": cmd_discord,
+}
+
+
+def _width() -> int:
+    return min(100, shutil.get_terminal_size((80, 24)).columns)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env().with_seeds(args.seeds)
+    except SettingsError as exc:
+        print(f"storybot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level, logging.INFO),
+        format="storybot: %(levelname)s: %(message)s" if not args.verbose else "%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("bot.core.corpus").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](settings, args)
+    except UserError as exc:
+        print(f"storybot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:  # the last line of defence: a clear line for the user, the detail in the log
+        log.debug("unexpected error", exc_info=True)
+        print("storybot: error: something went wrong; run again with --verbose for details", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""From a question to an Answer: rank passages, pick the sentence, judge confidence.
+
+The question is checked first (empty, too long, nothing searchable) so every
+input gets either an answer or a clear notice, never an exception.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from .confidence import THRESHOLD, Evidence, confidence
+from .index import PassageIndex
+from .models import Answer, Hit, Passage
+from .rank import Ranker, Scored
+from .text import analyse, clean, normalise
+
+MAX_QUESTION_CHARS = 500
+CONTEXT_WEIGHT = 0.4  # an earlier question steers a follow-up, but must not outweigh it
+SENTENCE_RANK_DECAY = 0.8  # a sentence from the 2nd passage must beat the 1st's by this factor
+
+EMPTY_NOTICE = "Ask me a question about the story, for example: who met whom, and why?"
+NOTHING_NOTICE = "I couldn't find any words to search for in that. Try asking with a few words from the story."
+LONG_NOTICE = f"That's a long question: I read its first {MAX_QUESTION_CHARS} characters."
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The built parts an answer needs; made once per story, shared by every question."""
+
+    index: PassageIndex
+    ranker: Ranker
+    passages: tuple[Passage, ...]
+    threshold: float = THRESHOLD
+
+
+def prepare_question(raw: str) -> tuple[str, str | None]:
+    """Clean a raw question; return it with a notice for the user, if any."""
+    question = clean(raw if isinstance(raw, str) else str(raw))
+    if len(question) > MAX_QUESTION_CHARS:
+        cut = question.rfind(" ", 0, MAX_QUESTION_CHARS)
+        question = question[: cut if cut > MAX_QUESTION_CHARS // 2 else MAX_QUESTION_CHARS]
+        return question, LONG_NOTICE
+    return question, None
+
+
+def _query(engine: Engine, question: str, context: str | None) -> sparse.csr_matrix:
+    q = engine.index.vector(question)
+    if context:
+        c = engine.index.vector(context)
+        q = normalize(q + CONTEXT_WEIGHT * c)
+    return q
+
+
+def _idf_mass(engine: Engine, terms: Sequence[str]) -> tuple[float, float, dict[str, float]]:
+    """Total idf of the question's terms and the part the story knows.
+
+    An unknown term gets the idf of a term seen once: the most informative.
+    """
+    vocab = engine.index.vectorizer_.vocabulary_
+    idf = engine.index.idf_
+    unseen = float(idf.max()) if idf.size else 1.0
+    weights = {}
+    for t in terms:
+        col = vocab.get(t)
+        weights[t] = float(idf[col]) if col is not None else unseen
+    total = sum(weights.values())
+    known = sum(w for t, w in weights.items() if t in vocab)
+    return total, known, weights
+
+
+def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None) -> Evidence:
+    terms = sorted(set(analyse(question)))
+    total, known, weights = _idf_mass(engine, terms)
+    if total <= 0:
+        return Evidence(0.0, 0.0, 0.0, 0.0)
+    passage = engine.passages[top.row]
+    seen = set(analyse(passage.text)) | set(analyse(passage.citation.title))
+    covered = sum(w for t, w in weights.items() if t in seen)
+    margin = 0.0
+    if top.score > 0:
+        margin = (top.score - (second.score if second else 0.0)) / top.score
+    return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, margin))
+
+
+def _answer_sentence(engine: Engine, ranked: Sequence[Scored]) -> tuple[str | None, int | None]:
+    """The best sentence among the top passages, preferring higher-ranked passages."""
+    best, best_value, best_hit = None, 0.0, None
+    for i, s in enumerate(ranked[:3]):
+        value = s.sentence * (SENTENCE_RANK_DECAY ** i)
+        if value > best_value:
+            best, best_value, best_hit = engine.ranker.sentences_[s.best_sentence], value, i
+    if best is None and ranked:
+        first = ranked[0]
+        best, best_hit = engine.ranker.sentences_[first.best_sentence], 0
+    return best, best_hit
+
+
+def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: int = 5) -> Answer:
+    """Answer one question with up to ``k`` ranked passages."""
+    question, notice = prepare_question(raw_question)
+    context = prepare_question(context)[0] if context else None
+    if not question:
+        return Answer(question, (), None, None, 0.0, False, notice=EMPTY_NOTICE)
+    if not analyse(question):
+        return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
+    query = _query(engine, question, context)
+    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))[:k]
+    if not ranked:
+        return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
+                      terms=tuple(sorted(set(analyse(question)))))
+    evidence = _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
+    conf = confidence(evidence)
+    sentence, sentence_hit = _answer_sentence(engine, ranked)
+    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank) for rank, s in enumerate(ranked, start=1))
+    stems = set(analyse(question)) | (set(analyse(context)) if context else set())
+    return Answer(
+        question=question,
+        hits=hits,
+        sentence=sentence,
+        sentence_hit=sentence_hit,
+        confidence=round(conf, 4),
+        answered=conf >= engine.threshold,
+        context=context,
+        notice=notice,
+        terms=tuple(sorted(stems)),
+    )
+
+
+def _dedupe(engine: Engine, ranked: list[Scored]) -> list[Scored]:
+    """Drop passages whose text repeats a higher-ranked one (syndicated copy)."""
+    seen: set[str] = set()
+    out = []
+    for s in ranked:
+        key = normalise(engine.passages[s.row].text)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+

@@ -1,0 +1,376 @@
+"""Read a folder of article files into clean, numbered paragraphs with metadata.
+
+An article file is plain text: a headline line, then paragraphs separated by
+blank lines. Real files are messier (URL and date lines before the headline,
+bylines, photo credits, promotional lines, author bios), so each line is
+classified by general rules of shape: sentence punctuation, link-only lines,
+credit and call-to-action markers, lines shared across files. Nothing here
+knows about any particular story.
+
+Paragraph numbers count the file's text units (blank-line separated blocks,
+or single lines where a block holds one paragraph per line) from the top of
+the file, boilerplate included, so they do not move when a cleaning rule
+changes and a reader can count them in the file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .models import Article
+from .text import clean, normalise, sentences
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # an article is kilobytes; larger files are dumps, not articles
+MAX_HEADLINE_CHARS = 300
+MAX_PASSAGE_CHARS = 2000  # longer paragraphs are split at sentence ends into passages
+
+
+class CorpusError(Exception):
+    """No usable article in the folder; the message says why, for the operator."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not read as an article, and why."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The articles of one story, plus what was skipped or mended on the way."""
+
+    folder: Path
+    articles: tuple[Article, ...]
+    skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Unit:
+    number: int  # 1-based paragraph number in the file
+    line: int  # 1-based line where it starts
+    text: str
+
+
+# --- reading bytes -----------------------------------------------------------
+
+def decode(data: bytes) -> tuple[str | None, str | None]:
+    """Decode article bytes: ``(text, warning)``, or ``(None, reason)`` for binary data."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return None, "looks binary (NUL bytes)"
+    try:
+        text = data.decode("utf-8-sig")
+        warning = None
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        warning = "not valid UTF-8; undecodable bytes replaced"
+    sample = text[:8192]
+    if sample:
+        odd = sum(1 for c in sample if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n\f"))
+        if odd / len(sample) > 0.10:
+            return None, "looks binary (mostly undecodable bytes)"
+    return text, warning
+
+
+def list_article_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
+    """The ``.txt`` files of ``folder`` in name order, and the entries passed over."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.suffix.lower() != ".txt":
+            skipped.append(Skipped(entry.name, "not a .txt file"))
+        elif entry.is_symlink() and not entry.exists():
+            skipped.append(Skipped(entry.name, "broken symlink"))
+        elif not entry.is_file():
+            skipped.append(Skipped(entry.name, "not a regular file"))
+        else:
+            files.append(entry)
+    return files, skipped
+
+
+# --- lines and units ---------------------------------------------------------
+
+_URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.I)
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_ONLY = re.compile(
+    r"^(?:(?:published|updated|posted)\s*:?\s*)?(?:[a-z]+day,?\s+)?"
+    r"(?:\d{4}-\d{2}-\d{2}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:z|[+-]\d{2}:?\d{2})?)?"
+    rf"|{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{4}})"
+    r"(?:\s*(?:at\s+)?\d{1,2}:\d{2}\s*(?:am|pm)?(?:\s*[a-z]{2,4})?)?\.?$",
+    re.I,
+)
+_LIST_LIKE = re.compile(r"^\[.*\]$|^\{.*\}$")
+_BYLINE = re.compile(r"^by\s*[:\-]?\s*(?P<name>[^\W\d_][\w.'\- ]{1,80}(?:(?:,| and) [^\W\d_][\w.'\- ]{1,80})*)$", re.I)
+_TERMINAL = re.compile(r"[.!?:;\u2026]['\"\u2019\u201d)\]]*$|['\"\u2019\u201d]$")
+_CREDIT = re.compile(r"\u00a9|\b(?:photo|image|picture|credit|photograph)s?\s*(?:by)?\s*:|getty images|shutterstock", re.I)
+_PROMO = re.compile(
+    r"\bfree trial\b|\bsubscribe\b|\bsign up\b|\bnewsletter\b|\bclick here\b|\bdownload (?:the|our) app\b"
+    r"|\bfollow us\b|\bpre-?order\b|\bsponsored\b|\badvertisement\b",
+    re.I,
+)
+_BIO = re.compile(
+    r"^[A-Z][\w.'\-]*(?: [A-Z][\w.'\-]*){0,3} (?:is|was) (?:an? |the )?(?:[\w-]+,? ){0,4}"
+    r"(?:writer|editor|reporter|journalist|correspondent|contributor|author|columnist|producer|publisher)\b"
+)
+_INLINE_LINK = re.compile(r"\s*\(\s*(?:[A-Za-z ]{1,15}:\s*)?(?:https?://|www\.)[^\s)]+\s*\)")
+_TRAILING_FRAGMENT = re.compile(r"([.!?]['\"\u2019\u201d]?) (?:[A-Z][\w&'\-]*\s?){1,6}$")
+
+
+def _units(text: str) -> list[_Unit]:
+    """Split a file into numbered text units.
+
+    A block of lines is one unit when its lines are hard-wrapped prose (they
+    don't end sentences); otherwise each line is its own unit, so files with a
+    paragraph per line and no blank lines still get one number per paragraph.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    units: list[_Unit] = []
+    block: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        texts = [t for _, t in block]
+        wrapped = len(texts) > 1 and all(len(t) >= 40 and not _TERMINAL.search(t) for t in texts[:-1])
+        if wrapped:
+            units.append(_Unit(len(units) + 1, block[0][0], " ".join(texts)))
+        else:
+            for line_no, t in block:
+                units.append(_Unit(len(units) + 1, line_no, t))
+        block.clear()
+
+    for i, raw in enumerate(lines, start=1):
+        line = clean(raw.replace("\t", " "))
+        if line:
+            block.append((i, line))
+        else:
+            flush()
+    flush()
+    return units
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def _is_boilerplate(text: str, shared: bool, near_end: bool) -> str | None:
+    """Why a body line is not article text, or None when it is."""
+    words = _word_count(text)
+    if _URL_ONLY.match(text):
+        return "link-only line"
+    if shared and words < 25:
+        return "line repeated across articles"
+    if _CREDIT.search(text) and words < 40:
+        return "photo caption or credit"
+    if _PROMO.search(text) and words < 40:
+        return "promotional line"
+    if not _TERMINAL.search(text) and words < 30:
+        return "not a sentence (caption, label or link text)"
+    if near_end and _BIO.match(text):
+        return "author bio"
+    return None
+
+
+def _tidy(text: str) -> str:
+    """Remove inline link references and a trailing title-case fragment (logo text)."""
+    text = _INLINE_LINK.sub("", text)
+    return _TRAILING_FRAGMENT.sub(r"\1", text).strip()
+
+
+def _split_long(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
+    """Cut an over-long paragraph into passages at sentence ends (hard cut as a last resort)."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for sentence in sentences(text):
+        while len(sentence) > limit:  # a "sentence" with no breaks at all
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if current and len(current) + 1 + len(sentence) > limit // 2:
+            pieces.append(current)
+            current = sentence
+        else:
+            current = f"{current} {sentence}".strip()
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p]
+
+
+def _outlet(url: str) -> str | None:
+    host = urlparse(url if "://" in url else f"http://{url}").hostname or ""
+    host = host.removeprefix("www.")
+    return host or None
+
+
+_URL_DATE = re.compile(r"/(\d{4})/(\d{1,2})/(\d{1,2})/")
+
+
+def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str] = frozenset()) -> Article:
+    """Parse one article's text into an :class:`Article`.
+
+    ``shared_lines`` are normalised lines seen in other files of the folder:
+    short ones are site furniture ('Related news') rather than reporting.
+    """
+    units = _units(text)
+    url = date = byline = title = None
+    paragraphs: list[str] = []
+    numbers: list[int] = []
+    lines: list[int] = []
+    dropped: list[str] = []
+    body_started = False
+    for index, unit in enumerate(units):
+        t = unit.text
+        if not body_started:
+            if _URL_ONLY.match(t):
+                url = url or t.strip("<>")
+                continue
+            if _DATE_ONLY.match(t):
+                date = date or t
+                continue
+            if _LIST_LIKE.match(t):
+                dropped.append(t)
+                continue
+            if (m := _BYLINE.match(t)) and _word_count(t) <= 10:
+                byline = byline or m.group("name").strip()
+                continue
+            if title is None:
+                if _word_count(t) >= 2 and len(t) <= MAX_HEADLINE_CHARS and not _CREDIT.search(t):
+                    title = t
+                    continue
+                if _word_count(t) < 2:  # a section label such as "News" above the headline
+                    dropped.append(t)
+                    continue
+        if title is not None and normalise(t) == normalise(title):
+            continue  # the headline repeated
+        if (m := _BYLINE.match(t)) and _word_count(t) <= 10:
+            byline = byline or m.group("name").strip()
+            continue
+        near_end = index >= len(units) - 3
+        reason = _is_boilerplate(t, normalise(t) in shared_lines, near_end)
+        if reason:
+            dropped.append(t)
+            continue
+        body_started = True
+        tidy = _tidy(t)
+        if not tidy:
+            continue
+        for piece in _split_long(tidy):
+            paragraphs.append(piece)
+            numbers.append(unit.number)
+            lines.append(unit.line)
+    if date is None and url and (m := _URL_DATE.search(url)):
+        date = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    if date:
+        date = _iso_day(date)
+    return Article(
+        key=key,
+        number=number,
+        title=title or Path(key).stem,
+        paragraphs=tuple(paragraphs),
+        numbers=tuple(numbers),
+        lines=tuple(lines),
+        url=url,
+        outlet=_outlet(url) if url else None,
+        date=date,
+        byline=byline,
+        dropped=tuple(dropped),
+    )
+
+
+def _iso_day(date: str) -> str:
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})", date)
+    return m.group(1) if m else date
+
+
+def _shared_lines(texts: dict[str, str]) -> frozenset[str]:
+    counts: Counter[str] = Counter()
+    for text in texts.values():
+        counts.update({normalise(u.text) for u in _units(text)})
+    return frozenset(line for line, n in counts.items() if n >= 2)
+
+
+def read_folder(
+    folder: Path | str,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+) -> Corpus:
+    """Read every ``.txt`` article in ``folder``.
+
+    Unreadable, empty, binary and over-large files are skipped with a warning
+    naming them; the rest still make a story. Raises :class:`CorpusError` when
+    no usable article remains. ``progress(done, total)`` is called as files
+    are read, for large archives.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise CorpusError(f"seeds folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise CorpusError(f"seeds path {str(folder)!r} is not a folder")
+    try:
+        files, skipped = list_article_files(folder)
+    except OSError as exc:
+        raise CorpusError(f"cannot list seeds folder {str(folder)!r}: {exc.strerror or exc}") from None
+    warnings: list[str] = []
+    texts: dict[str, str] = {}
+    for done, path in enumerate(files, start=1):
+        reason = None
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                reason = f"too large for an article ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB)"
+            else:
+                with open(path, "rb") as fh:
+                    data = fh.read(max_bytes + 1)
+                text, note = decode(data)
+                if text is None:
+                    reason = note
+                elif not text.strip():
+                    reason = "empty file"
+                else:
+                    if note:
+                        warnings.append(f"{path.name}: {note}")
+                    texts[path.name] = text
+        except FileNotFoundError:
+            reason = "vanished before it could be read"
+        except OSError as exc:
+            reason = f"unreadable ({exc.strerror or exc})"
+        if reason:
+            skipped.append(Skipped(path.name, reason))
+        if progress:
+            progress(done, len(files))
+    shared = _shared_lines(texts) if len(texts) > 1 else frozenset()
+    articles: list[Article] = []
+    for key, text in texts.items():
+        article = parse_article(text, key, len(articles) + 1, shared)
+        if not article.paragraphs:
+            skipped.append(Skipped(key, "no article text found (only headline or boilerplate)"))
+            continue
+        articles.append(article)
+    for s in skipped:
+        warnings.append(f"{s.file}: skipped, {s.reason}")
+    for w in warnings:
+        log.warning("%s", w)
+    if not articles:
+        why = f"; {len(skipped)} file(s) skipped" if skipped else ""
+        raise CorpusError(f"no usable article in {os.fspath(folder)!r} (expected .txt files with a headline and paragraphs{why})")
+    return Corpus(folder, tuple(articles), tuple(skipped), tuple(warnings))

@@ -1,0 +1,177 @@
+"""Retrieval figures for a question file (the format of shared/eval/dev.jsonl).
+
+A passage answers a row when its normalised text holds one of the row's gold
+strings and, when the row carries ``context`` (the paragraph the answer comes
+from), the passage is that paragraph or part of it.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import Answer
+from .text import normalise
+
+DETAIL_PASSAGES = 5
+
+
+class EvalFileError(ValueError):
+    """The question file cannot be read; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    gold: tuple[str, ...]
+    answerable: bool
+    context: str | None = None
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Figures over one set of rows."""
+
+    rows: int
+    answerable: int
+    off_story: int
+    hit1: float
+    hit3: float
+    mrr5: float
+    sentence_hit1: float
+    off_story_rejected: float | None  # None when there is no off-story row
+    answerable_refused: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Report:
+    overall: Scores
+    by_split: dict[str, Scores] = field(default_factory=dict)
+
+
+def load_questions(path: Path | str) -> list[Question]:
+    """Read a JSONL question file; raise :class:`EvalFileError` naming the bad line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise EvalFileError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise EvalFileError(f"{str(path)!r} is not UTF-8 text") from None
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            gold = obj.get("gold") or []
+            if isinstance(gold, str):
+                gold = [gold]
+            rows.append(Question(
+                id=str(obj.get("id", n)),
+                question=str(obj["question"]),
+                gold=tuple(str(g) for g in gold),
+                answerable=bool(obj.get("answerable", bool(gold))),
+                context=obj.get("context"),
+                split=obj.get("split"),
+            ))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise EvalFileError(f"{path.name}, line {n}: not a question row ({exc})") from None
+    if not rows:
+        raise EvalFileError(f"{str(path)!r} has no question rows")
+    return rows
+
+
+def passage_matches(text: str, q: Question) -> bool:
+    """The README's rule: a gold string in the passage, inside the row's context paragraph."""
+    norm = normalise(text)
+    if not any(normalise(g) in norm for g in q.gold if g.strip()):
+        return False
+    return q.context is None or norm in normalise(q.context)
+
+
+def sentence_matches(sentence: str | None, q: Question) -> bool:
+    if not sentence:
+        return False
+    norm = normalise(sentence)
+    return any(normalise(g) in norm for g in q.gold if g.strip())
+
+
+def _rank_of_first_match(answer: Answer, q: Question, depth: int) -> int | None:
+    for hit in answer.hits[:depth]:
+        if passage_matches(hit.passage.text, q):
+            return hit.rank
+    return None
+
+
+def score(pairs: Sequence[tuple[Question, Answer]]) -> Scores:
+    """Aggregate figures for (question, answer) pairs."""
+    ans = [(q, a) for q, a in pairs if q.answerable]
+    off = [(q, a) for q, a in pairs if not q.answerable]
+    ranks = [_rank_of_first_match(a, q, 5) for q, a in ans]
+    n = len(ans) or 1
+    return Scores(
+        rows=len(pairs),
+        answerable=len(ans),
+        off_story=len(off),
+        hit1=sum(r == 1 for r in ranks) / n,
+        hit3=sum(r is not None and r <= 3 for r in ranks) / n,
+        mrr5=sum(1.0 / r for r in ranks if r) / n,
+        sentence_hit1=sum(sentence_matches(a.sentence, q) for q, a in ans) / n,
+        off_story_rejected=(sum(not a.answered for _, a in off) / len(off)) if off else None,
+        answerable_refused=(sum(not a.answered for _, a in ans) / len(ans)) if ans else None,
+    )
+
+
+def evaluate(
+    questions: Iterable[Question],
+    ask: Callable[[str], Answer],
+) -> tuple[Report, list[tuple[Question, Answer]]]:
+    """Ask every question and score the answers, overall and per split."""
+    pairs = [(q, ask(q.question)) for q in questions]
+    splits = sorted({q.split for q, _ in pairs if q.split})
+    by_split = {s: score([(q, a) for q, a in pairs if q.split == s]) for s in splits}
+    return Report(score(pairs), by_split), pairs
+
+
+def detail_row(q: Question, a: Answer) -> dict:
+    """One line of the --details file; other tools read these keys."""
+    return {
+        "id": q.id,
+        "question": q.question,
+        "answered": a.answered,
+        "confidence": a.confidence,
+        "answer_sentence": a.sentence,
+        "passages": [
+            {
+                "text": h.passage.text,
+                "article": h.passage.citation.article,
+                "title": h.passage.citation.title,
+                "paragraph": h.passage.citation.paragraph,
+                "score": h.score,
+            }
+            for h in a.hits[:DETAIL_PASSAGES]
+        ],
+    }
+
+
+def format_scores(s: Scores, label: str = "all") -> list[str]:
+    """Human-readable lines for one set of figures."""
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:5.1f}%"
+
+    return [
+        f"[{label}] {s.rows} questions: {s.answerable} answerable, {s.off_story} off-story",
+        f"  passage hit@1      {pct(s.hit1)}",
+        f"  passage hit@3      {pct(s.hit3)}",
+        f"  passage MRR@5      {s.mrr5:6.3f}",
+        f"  sentence hit@1     {pct(s.sentence_hit1)}",
+        f"  off-story rejected {pct(s.off_story_rejected)}",
+        f"  answerable refused {pct(s.answerable_refused)}",
+    ]

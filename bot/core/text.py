@@ -1,0 +1,149 @@
+"""Text helpers: cleaning, normalising for matching, tokenising, sentence splitting.
+
+Small pure functions shared by the corpus, the index and the evaluation, so that
+every stage agrees on what a word and a sentence are.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that change nothing a reader sees but break matching: zero-width
+# spaces and joiners, bidi marks and isolates, the BOM, soft hyphen.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+    None,
+)
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+                         "\u2013": "-", "\u2014": "-", "\u2212": "-"})
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Display-safe text: NFC, no control or invisible characters, single spaces.
+
+    Quotes and dashes are kept as written: this is the text people read.
+    Lone surrogates (from odd input) are replaced rather than crashing encoders.
+    """
+    text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = _CONTROL.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def normalise(text: str) -> str:
+    """The evaluation's matching form: lowercase, straight quotes, collapsed spaces."""
+    return _SPACE.sub(" ", clean(text).translate(_QUOTES).lower()).strip()
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII-ish form for indexing: accents stripped, quotes straightened."""
+    text = normalise(text)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+# A word: letters/digits, keeping inner apostrophes, dots in abbreviations
+# and hyphens out (they split), so "drug-trafficking" gives two words.
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
+
+# Common English function words. Kept small on purpose: question words matter
+# less than content words, and the index's idf already discounts frequent terms.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t don't doesn't didn't isn't wasn't won't can't""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lowercased, accent-folded word tokens of ``text``; possessive 's dropped."""
+    out = []
+    for w in _WORD.findall(fold(text)):
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.append(w)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light English suffix stripper (plural, -ing, -ed, -ly, ...).
+
+    Deliberately conservative: it folds inflections ("pardons", "pardoned",
+    "pardoning") without Porter's aggressive conflations, and leaves short
+    words and numbers alone.
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, repl, min_stem in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
+            base = word[: len(word) - len(suffix)] + repl
+            if suffix in ("ing", "ed") and len(base) > 2 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # "stopped" -> "stop"
+            return base
+    return word
+
+
+_SUFFIXES = (
+    ("ational", "ate", 3), ("ization", "ize", 3), ("fulness", "ful", 3), ("iveness", "ive", 3),
+    ("ements", "", 3), ("ement", "", 3), ("ments", "", 4), ("ment", "", 4),
+    ("ingly", "", 3), ("edly", "", 3), ("ies", "y", 2), ("ied", "y", 2), ("sses", "ss", 2),
+    ("ness", "", 3), ("ing", "", 3), ("ers", "er", 3), ("ed", "", 3), ("ly", "", 4),
+    ("es", "e", 3), ("s", "", 3),
+)
+
+
+def analyse(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+    """Index terms of ``text``: words, stop words removed, lightly stemmed."""
+    return [stem(w) for w in words(text) if w not in stop_words]
+
+
+# Sentence ends: ., ! or ? (optionally closed by quotes/brackets) followed by
+# whitespace and an opening quote, bracket, capital or digit.
+_SENTENCE_END = re.compile(r"""(?<=[.!?])["'\u201d\u2019)\]]*\s+(?=["'\u201c\u2018(\[]*[A-Z0-9\u00C0-\u024F])""")
+_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr vs no gen gov sen rep prof inc co corp ltd u.s a.m p.m oct nov dec jan feb aug sept".split())
+
+
+def sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, keeping abbreviations like 'Ms.' intact."""
+    parts: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        head = text[start:m.start()].rstrip("\"'\u201d\u2019)]")
+        last = head.rsplit(None, 1)[-1].rstrip(".").lower() if head.split() else ""
+        if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+            continue
+        parts.append(text[start:m.end()].strip())
+        start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        parts.append(tail)
+    return [p for p in parts if p]
+
+
+def match_spans(text: str, stems: frozenset[str] | set[str]) -> list[tuple[int, int]]:
+    """Character spans of the words in ``text`` whose stem is in ``stems``.
+
+    Front ends use it to highlight the question's words in a passage; it
+    matches inflections ('pardoned' for 'pardon') because it compares stems.
+    """
+    spans = []
+    for m in _WORD.finditer(text):
+        w = words(m.group(0))
+        if w and stem(w[0]) in stems:
+            spans.append((m.start(), m.end()))
+    return spans
