@@ -24,12 +24,19 @@ class UserError(Exception):
     """An error the user can fix: printed as one line, exit code 2."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(default: object) -> argparse.ArgumentParser:
+    # Sub-commands use SUPPRESS so `--seeds` given before the command survives.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seeds", metavar="DIR", help="folder of article .txt files (default: STORYBOT_SEEDS or the bundled story)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    common.add_argument("--seeds", metavar="DIR", default=default,
+                        help="folder of article .txt files (default: STORYBOT_SEEDS or the bundled story)")
+    common.add_argument("-v", "--verbose", action="store_true", default=default or False, help="log more detail")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
-        prog="storybot", parents=[common],
+        prog="storybot", parents=[_common(None)],
         description="Answer questions about one news story, with the passages and citations used.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
