@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import sparse
-from sklearn.preprocessing import normalize
 
 from .confidence import THRESHOLD, Evidence, confidence
 from .index import PassageIndex
@@ -50,7 +50,9 @@ def _query(engine: Engine, question: str, context: str | None) -> sparse.csr_mat
     q = engine.index.vector(question)
     if context:
         c = engine.index.vector(context)
-        q = normalize(q + CONTEXT_WEIGHT * c)
+        q = q + CONTEXT_WEIGHT * c
+        norm = float(np.sqrt(q.multiply(q).sum()))
+        q = (q / norm).tocsr() if norm > 0 else q
     return q
 
 
@@ -59,7 +61,7 @@ def _idf_mass(engine: Engine, terms: Sequence[str]) -> tuple[float, float, dict[
 
     An unknown term gets the idf of a term seen once: the most informative.
     """
-    vocab = engine.index.vectorizer_.vocabulary_
+    vocab = engine.index.vocabulary_
     idf = engine.index.idf_
     unseen = float(idf.max()) if idf.size else 1.0
     weights = {}

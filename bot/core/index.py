@@ -1,19 +1,23 @@
 """The lexical index: TF-IDF over clean paragraphs, searched through postings.
 
-``PassageIndex.build`` learns the vocabulary and weights once; ``search``
-scores only the columns of the question's terms (the postings), so a question
+``PassageIndex.build`` learns the vocabulary and weights once with
+scikit-learn's ``TfidfVectorizer``; afterwards a question is turned into a
+vector by :class:`TfidfSpace` with numpy alone (same analyser, same formula),
+so answering, and loading a cached index, never imports scikit-learn.
+``search`` scores only the postings of the question's terms, so a question
 costs time in proportion to how often its words occur, not to corpus size.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .text import analyse
+from .text import analyse, fold
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,8 @@ class IndexParams:
         more telling than once, but not five times more.
     bigrams: add adjacent-term pairs, so "life sentence" outranks a paragraph
         that has "life" and "sentence" far apart.
-    max_df: ignore terms in more than this share of paragraphs when scoring;
-        on large archives they are near stop words and cost the most to score.
+    max_df: ignore terms in more than this share of paragraphs; on large
+        archives they are near stop words and cost the most to score.
     min_df: drop terms seen in fewer paragraphs (1 keeps rare names, which
         are often exactly what people ask about).
     """
@@ -36,8 +40,8 @@ class IndexParams:
     min_df: int = 1
 
 
-class Analyzer:
-    """Turn text into index terms: stemmed content words, optionally with bigrams.
+class WordAnalyzer:
+    """Text to index terms: stemmed content words, optionally with bigrams.
 
     A class rather than a closure so a fitted index can be pickled to the cache.
     """
@@ -52,12 +56,99 @@ class Analyzer:
         return terms
 
 
+class CharAnalyzer:
+    """Character n-grams inside word boundaries (scikit-learn's ``char_wb``), on folded text.
+
+    They match names and spelling variants that whole words miss
+    ('Kardashian' / 'Kardashians', 'grandmother' inside 'great-grandmother').
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (3, 5)) -> None:
+        self.ngram_range = ngram_range
+
+    def __call__(self, text: str) -> list[str]:
+        lo, hi = self.ngram_range
+        grams: list[str] = []
+        for word in fold(text).split():
+            w = f" {word} "
+            for n in range(lo, hi + 1):
+                if len(w) <= n:
+                    grams.append(w)
+                    break
+                grams.extend(w[i:i + n] for i in range(len(w) - n + 1))
+        return grams
+
+
+class TfidfSpace:
+    """A vocabulary and idf weights, fitted once; turns text into L2-normalised rows.
+
+    ``fit_transform`` uses scikit-learn (build time only); ``transform`` is
+    numpy-only and gives the same rows, because it applies the same analyser
+    and the same smooth-idf, sublinear-tf, L2 formula.
+    """
+
+    def __init__(self, analyzer: Callable[[str], list[str]], sublinear_tf: bool = True,
+                 min_df: int = 1, max_df: float = 1.0) -> None:
+        self.analyzer = analyzer
+        self.sublinear_tf = sublinear_tf
+        self.min_df = min_df
+        self.max_df = max_df
+
+    def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # build time only
+
+        vectorizer = TfidfVectorizer(
+            analyzer=self.analyzer, sublinear_tf=self.sublinear_tf, norm="l2", dtype=np.float32,
+            min_df=self.min_df, max_df=self.max_df if len(texts) > 1 else 1.0,
+        )
+        try:
+            matrix = vectorizer.fit_transform(texts)
+        except ValueError:  # no term at all (e.g. every text is punctuation)
+            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
+        self.idf_ = vectorizer.idf_.astype(np.float32)
+        self._transform = vectorizer.transform  # faster for bulk transforms while building
+        return matrix.tocsr()
+
+    def finish(self) -> None:
+        """Drop build-time helpers so the fitted space pickles small and loads without scikit-learn."""
+        self.__dict__.pop("_transform", None)
+
+    @property
+    def size(self) -> int:
+        return len(self.vocabulary_)
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        bulk = self.__dict__.get("_transform")
+        if bulk is not None and len(texts) > 64:
+            return bulk(texts).tocsr()
+        indptr, indices, data = [0], [], []
+        for text in texts:
+            counts = Counter(c for c in map(self.vocabulary_.get, self.analyzer(text)) if c is not None)
+            cols = sorted(counts)
+            weights = np.array(
+                [(1.0 + math.log(counts[c]) if self.sublinear_tf else counts[c]) * self.idf_[c] for c in cols],
+                dtype=np.float32,
+            )
+            norm = float(np.sqrt(np.dot(weights, weights))) if weights.size else 0.0
+            if norm > 0:
+                weights /= norm
+            indices.extend(cols)
+            data.extend(weights.tolist())
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(texts), self.size),
+        )
+
+
 class PassageIndex:
     """TF-IDF index of passages with a postings (column) layout for fast search.
 
-    Parameters are stored by ``__init__``; ``build`` fits them, setting
-    ``vectorizer_``, ``matrix_`` (passages x terms, rows L2-normalised, CSR)
-    and ``postings_`` (the same matrix as CSC, one column per term).
+    ``__init__`` stores the parameters; ``build`` fits them, setting
+    ``space_`` (the word TF-IDF space), ``matrix_`` (passages x terms, rows
+    L2-normalised, CSR) and ``postings_`` (the same matrix as CSC).
     """
 
     def __init__(self, params: IndexParams = IndexParams()) -> None:
@@ -65,47 +156,37 @@ class PassageIndex:
 
     def build(self, passages: Sequence[str]) -> "PassageIndex":
         p = self.params
-        self.vectorizer_ = TfidfVectorizer(
-            analyzer=Analyzer(p.bigrams),
-            sublinear_tf=p.sublinear_tf,
-            max_df=p.max_df if len(passages) > 1 else 1.0,
-            min_df=p.min_df,
-            norm="l2",
-            dtype=np.float32,
-        )
-        self.matrix_ = self.vectorizer_.fit_transform(passages).tocsr()
+        self.space_ = TfidfSpace(WordAnalyzer(p.bigrams), p.sublinear_tf, p.min_df, p.max_df)
+        self.matrix_ = self.space_.fit_transform(passages)
         self.postings_ = self.matrix_.tocsc()
-        self.idf_ = self.vectorizer_.idf_.astype(np.float32)
-        self.vectorizer_.stop_words_ = None  # can be large and is never used again
         return self
 
     @property
     def size(self) -> int:
         return self.matrix_.shape[0]
 
+    @property
+    def vocabulary_(self) -> dict[str, int]:
+        return self.space_.vocabulary_
+
+    @property
+    def idf_(self) -> np.ndarray:
+        return self.space_.idf_
+
     def vector(self, text: str) -> sparse.csr_matrix:
         """The question's TF-IDF vector (L2-normalised, in the index's space)."""
-        return self.vectorizer_.transform([text])
-
-    def terms(self, text: str) -> list[str]:
-        """The analyser's terms for ``text`` that the index knows."""
-        vocab = self.vectorizer_.vocabulary_
-        return [t for t in self.vectorizer_.build_analyzer()(text) if t in vocab]
+        return self.space_.transform([text])
 
     def scores(self, query: sparse.csr_matrix) -> np.ndarray:
         """Cosine of every passage with ``query``, computed from the query's postings only."""
         cols = query.indices
-        out = np.zeros(self.size, dtype=np.float32)
         if cols.size == 0:
-            return out
-        sub = self.postings_[:, cols]
-        out += sub @ query.data.astype(np.float32)
-        return out
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self.postings_[:, cols] @ query.data.astype(np.float32)).ravel()
 
     def search(self, query: sparse.csr_matrix, k: int) -> list[tuple[int, float]]:
         """The ``k`` best passages for a query vector, as ``(row, cosine)``, best first."""
-        scores = self.scores(query)
-        return top_k(scores, k)
+        return top_k(self.scores(query), k)
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

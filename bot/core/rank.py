@@ -15,12 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
-from .index import PassageIndex
-from .text import fold, sentences
+from .index import CharAnalyzer, PassageIndex, TfidfSpace
+from .text import sentences
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,9 @@ class RankParams:
     w_lsa: float = 0.10
     lsa_components: int = 100
     char_ngrams: tuple[int, int] = (3, 5)
+    rich_limit: int = 200_000
+    """Above this many passages, only the word, sentence-free and headline evidence is used:
+    character and latent matrices would cost gigabytes and minutes on an archive."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class Ranker:
     """Evidence beyond the word cosine, fitted on one story's passages.
 
     ``build`` sets ``sentence_matrix_`` (every sentence, in the index's word
-    space), ``sentence_owner_`` (its passage), ``char_vectorizer_`` and
+    space), ``sentence_owner_`` (its passage), ``char_space_`` and
     ``char_matrix_``, ``title_matrix_`` (each passage's headline) and, when
-    enabled, ``svd_`` and ``lsa_`` (passages in the latent space).
+    enabled, ``lsa_components_`` and ``lsa_`` (passages in the latent space).
     """
 
     def __init__(self, params: RankParams = RankParams()) -> None:
@@ -81,22 +81,26 @@ class Ranker:
         self.sentences_ = sents
         self.sentence_owner_ = np.asarray(owner, dtype=np.int32)
         self.sentence_starts_ = np.asarray(starts, dtype=np.int64)
-        self.sentence_matrix_ = index.vectorizer_.transform(sents).tocsr()
-        self.title_matrix_ = index.vectorizer_.transform(titles).tocsr()
-        self.char_vectorizer_ = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=p.char_ngrams, preprocessor=fold,
-            sublinear_tf=True, dtype=np.float32,
-        )
-        self.char_matrix_ = self.char_vectorizer_.fit_transform(passages).tocsr()
-        self.char_vectorizer_.stop_words_ = None
+        self.sentence_matrix_ = index.space_.transform(sents)
+        self.title_matrix_ = index.space_.transform(titles)
+        rich = len(passages) <= p.rich_limit
+        self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
+        self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
-        if n_comp >= 2:
-            self.svd_ = TruncatedSVD(n_components=n_comp, random_state=0)
-            self.lsa_ = normalize(self.svd_.fit_transform(index.matrix_)).astype(np.float32)
-        else:
-            self.svd_ = None
-            self.lsa_ = None
+        self.lsa_components_ = None
+        self.lsa_ = None
+        if rich and n_comp >= 2:
+            from sklearn.decomposition import TruncatedSVD  # build time only
+
+            svd = TruncatedSVD(n_components=n_comp, random_state=0)
+            self.lsa_ = _unit_rows(svd.fit_transform(index.matrix_))
+            self.lsa_components_ = svd.components_.astype(np.float32)
         return self
+
+    def finish(self) -> None:
+        """Drop build-time helpers (see :meth:`TfidfSpace.finish`)."""
+        if self.char_space_ is not None:
+            self.char_space_.finish()
 
     def sentence_rows(self, row: int) -> range:
         return range(int(self.sentence_starts_[row]), int(self.sentence_starts_[row + 1]))
@@ -122,19 +126,27 @@ class Ranker:
                 sent_best[i] = score
                 best_sent[i] = s_row
         sent_best = np.clip(sent_best, 0.0, None)
-        char_q = self.char_vectorizer_.transform([text])
-        char = np.asarray((self.char_matrix_[rows] @ char_q.T).todense()).ravel()
-        title = np.asarray((self.title_matrix_[rows] @ query.T).todense()).ravel()
-        if self.lsa_ is not None:
-            q_lsa = self.svd_.transform(query)
-            norm = np.linalg.norm(q_lsa)
-            lsa = (self.lsa_[rows] @ (q_lsa.ravel() / norm)) if norm > 0 else np.zeros(rows.size)
-            lsa = np.clip(lsa, 0, None)
+        if self.char_space_ is not None:
+            char_q = self.char_space_.transform([text])
+            char = np.asarray((self.char_matrix_[rows] @ char_q.T).todense()).ravel()
         else:
-            lsa = np.zeros(rows.size)
+            char = np.zeros(rows.size, dtype=np.float32)
+        title = np.asarray((self.title_matrix_[rows] @ query.T).todense()).ravel()
+        lsa = np.zeros(rows.size, dtype=np.float32)
+        if self.lsa_ is not None:
+            q_lsa = np.asarray(query @ self.lsa_components_.T).ravel()
+            norm = float(np.linalg.norm(q_lsa))
+            if norm > 0:
+                lsa = np.clip(self.lsa_[rows] @ (q_lsa / norm), 0.0, None)
         fused = p.w_word * word + p.w_sentence * sent_best + p.w_char * char + p.w_title * title + p.w_lsa * lsa
         order = np.lexsort((rows, -fused))
         return [
             Scored(int(rows[i]), float(fused[i]), float(word[i]), float(sent_best[i]), int(best_sent[i]))
             for i in order[:k]
         ]
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)

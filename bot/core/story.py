@@ -56,6 +56,8 @@ class Story:
         texts = [p.text for p in passages]
         index = PassageIndex(index_params).build(texts)
         ranker = Ranker(rank_params).build(index, texts, [p.citation.title for p in passages])
+        index.space_.finish()
+        ranker.finish()
         return cls(corpus, Engine(index, ranker, passages))
 
     @classmethod
