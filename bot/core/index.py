@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .text import analyse, fold
+from .text import STOP_WORDS, fold, stem, words
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,28 @@ class IndexParams:
     bigrams: bool = True
     max_df: float = 1.0
     min_df: int = 1
+    bigram_weight: float = 1.0
+    """A matched pair counts this much of a word: pairs of names ("alice johnson")
+    are rarer than either name, so at full weight they drown the other words."""
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.3
+    """BM25 saturation and length normalisation. A low b because news paragraphs
+    are short and similar in length: a long paragraph is rarely long by padding."""
 
 
 class WordAnalyzer:
     """Text to index terms: stemmed content words, optionally with bigrams.
 
-    A class rather than a closure so a fitted index can be pickled to the cache.
+    Bigrams pair consecutive content words (stop words removed first), so
+    "pardon for Alice" and "pardon Alice" share a pair. A class rather than
+    a closure so a fitted index can be pickled to the cache.
     """
 
     def __init__(self, bigrams: bool = True) -> None:
         self.bigrams = bigrams
 
     def __call__(self, text: str) -> list[str]:
-        terms = analyse(text)
+        terms = [stem(w) for w in words(text) if w not in STOP_WORDS]
         if self.bigrams and len(terms) > 1:
             terms = terms + [f"{a} {b}" for a, b in zip(terms, terms[1:])]
         return terms
@@ -111,6 +120,20 @@ class TfidfSpace:
         self._transform = vectorizer.transform  # faster for bulk transforms while building
         return matrix.tocsr()
 
+    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Raw term counts in this space's vocabulary (for BM25)."""
+        indptr, indices, data = [0], [], []
+        for text in texts:
+            c = Counter(i for i in map(self.vocabulary_.get, self.analyzer(text)) if i is not None)
+            cols = sorted(c)
+            indices.extend(cols)
+            data.extend(c[i] for i in cols)
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(texts), self.size),
+        )
+
     def finish(self) -> None:
         """Drop build-time helpers so the fitted space pickles small and loads without scikit-learn."""
         self.__dict__.pop("_transform", None)
@@ -159,6 +182,9 @@ class PassageIndex:
         self.space_ = TfidfSpace(WordAnalyzer(p.bigrams), p.sublinear_tf, p.min_df, p.max_df)
         self.matrix_ = self.space_.fit_transform(passages)
         self.postings_ = self.matrix_.tocsc()
+        self.bm25_ = _bm25_impacts(self.space_.counts(passages), p.bm25_k1, p.bm25_b)
+        terms = sorted(self.space_.vocabulary_, key=self.space_.vocabulary_.get)
+        self.unigram_ = np.fromiter((" " not in t for t in terms), dtype=bool, count=len(terms))
         return self
 
     @property
@@ -184,9 +210,35 @@ class PassageIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.postings_[:, cols] @ query.data.astype(np.float32)).ravel()
 
+    def bm25(self, text: str, rows: np.ndarray) -> np.ndarray:
+        """Okapi BM25 of ``text`` for the given passage rows (re-ranking evidence)."""
+        counts = self.space_.counts([text])
+        if counts.nnz == 0:
+            return np.zeros(rows.size, dtype=np.float32)
+        weights = counts.data.astype(np.float32)
+        weights[~self.unigram_[counts.indices]] *= self.params.bigram_weight
+        return np.asarray(self.bm25_[rows][:, counts.indices] @ weights).ravel()
+
     def search(self, query: sparse.csr_matrix, k: int) -> list[tuple[int, float]]:
         """The ``k`` best passages for a query vector, as ``(row, cosine)``, best first."""
         return top_k(self.scores(query), k)
+
+
+def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:
+    """Per (passage, term) BM25 contributions, so a query's score is one sparse product.
+
+    Uses the always-positive idf ln(1 + (N - df + 0.5) / (df + 0.5)).
+    """
+    counts = counts.tocsr().astype(np.float32)
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
+    impacts = counts.copy()
+    row_norm = np.repeat(norm, np.diff(counts.indptr))
+    impacts.data = (idf[counts.indices] * counts.data * (k1 + 1) / (counts.data + row_norm)).astype(np.float32)
+    return impacts
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from .index import CharAnalyzer, PassageIndex, TfidfSpace
-from .text import sentences
+from .text import analyse, sentences
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,15 @@ class RankParams:
     """
 
     candidates: int = 40
-    w_word: float = 0.30
-    w_sentence: float = 0.35
-    w_char: float = 0.20
-    w_title: float = 0.05
-    w_lsa: float = 0.10
+    w_word: float = 0.0
+    w_sentence: float = 0.1
+    w_char: float = 0.3
+    w_title: float = 0.0
+    w_lsa: float = 0.05
+    w_cover: float = 0.4
+    w_previous: float = 0.05
+    w_bm25: float = 0.1
+    w_sentence_cover: float = 0.1
     lsa_components: int = 100
     char_ngrams: tuple[int, int] = (3, 5)
     rich_limit: int = 200_000
@@ -82,6 +86,9 @@ class Ranker:
         self.sentence_owner_ = np.asarray(owner, dtype=np.int32)
         self.sentence_starts_ = np.asarray(starts, dtype=np.int64)
         self.sentence_matrix_ = index.space_.transform(sents)
+        self.previous_ = np.asarray(
+            [i - 1 if i > 0 and titles[i - 1] == titles[i] else -1 for i in range(len(passages))], dtype=np.int64
+        )
         self.title_matrix_ = index.space_.transform(titles)
         rich = len(passages) <= p.rich_limit
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
@@ -112,38 +119,75 @@ class Ranker:
         if not hits:
             return []
         rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
-        word = np.fromiter((s for _, s in hits), dtype=np.float32)
-        # Best sentence of each candidate.
-        sent_rows = np.concatenate([np.arange(self.sentence_starts_[r], self.sentence_starts_[r + 1]) for r in rows])
-        sent_scores = np.asarray(self.sentence_matrix_[sent_rows] @ query.T.toarray()).ravel()
-        owners = self.sentence_owner_[sent_rows]
-        best_sent = np.zeros(rows.size, dtype=np.int64)
-        sent_best = np.full(rows.size, -1.0, dtype=np.float32)
-        pos = {int(r): i for i, r in enumerate(rows)}
-        for s_row, owner, score in zip(sent_rows, owners, sent_scores):
-            i = pos[int(owner)]
-            if score > sent_best[i]:
-                sent_best[i] = score
-                best_sent[i] = s_row
-        sent_best = np.clip(sent_best, 0.0, None)
+        f = self.features(index, query, text, rows)
+        f["word"] = np.fromiter((s for _, s in hits), dtype=np.float32)
+        fused = sum(getattr(p, f"w_{name}") * values for name, values in f.items() if name != "best_sentence")
+        order = np.lexsort((rows, -fused))
+        return [
+            Scored(int(rows[i]), float(fused[i]), float(f["word"][i]), float(f["sentence"][i]), int(f["best_sentence"][i]))
+            for i in order[:k]
+        ]
+
+    def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Evidence scores in [0, 1] for each candidate row (and its best sentence)."""
+        f: dict[str, np.ndarray] = {}
+        q_col = query.T.toarray()
+        # Query terms (unigrams) and their idf: the information the question asks for.
+        uni = query.indices[index.unigram_[query.indices]]
+        idf = index.idf_[uni]
+        total = float(idf.sum()) + _unknown_mass(index, text)
+        # Best sentence of each candidate, by cosine, and the best sentence coverage.
+        starts, ends = self.sentence_starts_[rows], self.sentence_starts_[rows + 1]
+        sent_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        sent_cos = np.asarray(self.sentence_matrix_[sent_rows] @ q_col).ravel()
+        sent_cover = _coverage(self.sentence_matrix_[sent_rows], uni, idf, total)
+        seg = np.repeat(np.arange(rows.size), ends - starts)
+        best = np.full(rows.size, -1.0)
+        best_row = np.zeros(rows.size, dtype=np.int64)
+        best_cover = np.zeros(rows.size)
+        for i, s_row, cos, cov in zip(seg, sent_rows, sent_cos, sent_cover):
+            if cos > best[i]:
+                best[i], best_row[i] = cos, s_row
+            best_cover[i] = max(best_cover[i], cov)
+        f["sentence"] = np.clip(best, 0.0, None)
+        f["best_sentence"] = best_row
+        f["sentence_cover"] = best_cover
+        f["cover"] = _coverage(index.matrix_[rows], uni, idf, total)
+        bm25 = index.bm25(text, rows)
+        f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
         if self.char_space_ is not None:
             char_q = self.char_space_.transform([text])
-            char = np.asarray((self.char_matrix_[rows] @ char_q.T).todense()).ravel()
+            f["char"] = np.asarray((self.char_matrix_[rows] @ char_q.T).todense()).ravel()
         else:
-            char = np.zeros(rows.size, dtype=np.float32)
-        title = np.asarray((self.title_matrix_[rows] @ query.T).todense()).ravel()
-        lsa = np.zeros(rows.size, dtype=np.float32)
+            f["char"] = np.zeros(rows.size)
+        prev = self.previous_[rows]
+        has_prev = prev >= 0
+        f["previous"] = np.zeros(rows.size)
+        if has_prev.any():
+            f["previous"][has_prev] = np.asarray(index.matrix_[prev[has_prev]] @ q_col).ravel()
+        f["title"] = np.asarray((self.title_matrix_[rows] @ q_col)).ravel()
+        f["lsa"] = np.zeros(rows.size)
         if self.lsa_ is not None:
             q_lsa = np.asarray(query @ self.lsa_components_.T).ravel()
             norm = float(np.linalg.norm(q_lsa))
             if norm > 0:
-                lsa = np.clip(self.lsa_[rows] @ (q_lsa / norm), 0.0, None)
-        fused = p.w_word * word + p.w_sentence * sent_best + p.w_char * char + p.w_title * title + p.w_lsa * lsa
-        order = np.lexsort((rows, -fused))
-        return [
-            Scored(int(rows[i]), float(fused[i]), float(word[i]), float(sent_best[i]), int(best_sent[i]))
-            for i in order[:k]
-        ]
+                f["lsa"] = np.clip(self.lsa_[rows] @ (q_lsa / norm), 0.0, None)
+        return f
+
+
+def _coverage(matrix: sparse.csr_matrix, cols: np.ndarray, idf: np.ndarray, total: float) -> np.ndarray:
+    """Share of the question's idf mass whose terms occur in each row."""
+    if total <= 0 or cols.size == 0:
+        return np.zeros(matrix.shape[0])
+    present = (matrix[:, cols] > 0).astype(np.float32)
+    return np.asarray(present @ idf).ravel() / total
+
+
+def _unknown_mass(index: PassageIndex, text: str) -> float:
+    """idf mass of question words the story never uses (each counts as a word seen once)."""
+    vocab = index.vocabulary_
+    unknown = {t for t in analyse(text) if t not in vocab}
+    return len(unknown) * (float(index.idf_.max()) if index.idf_.size else 1.0)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
