@@ -1,0 +1,125 @@
+"""Record 'Helpful' / 'Not helpful' votes in a local SQLite file, and summarise them.
+
+An operator reads the summary (``python -m bot feedback``) to see which
+questions the bot fails on. Each vote is committed on its own, in WAL mode, so
+a crash loses at most the vote being written and a reader never blocks the
+bot. No discord import here: the store is a plain value-in, row-out module.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    answer_id TEXT NOT NULL,
+    voter TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    context TEXT,
+    confidence REAL NOT NULL,
+    answered INTEGER NOT NULL,
+    passages TEXT NOT NULL,
+    UNIQUE (answer_id, voter)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One person's verdict on one answer, with what they were shown."""
+
+    answer_id: str  # the answer's id in the buttons' custom ids
+    voter: int  # Discord user id; stored hashed, only to keep one vote per person
+    helpful: bool
+    question: str
+    confidence: float
+    answered: bool
+    passages: tuple[str, ...]  # citation labels of the passages shown, in order
+    context: str | None = None
+
+
+def _voter_key(user_id: int) -> str:
+    # A hash is enough to keep one vote per person per answer; the raw id is not needed.
+    return hashlib.sha256(str(user_id).encode()).hexdigest()[:16]
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(_SCHEMA)
+    return conn
+
+
+class FeedbackStore:
+    """Appends votes to ``db_path``; a second vote by the same person replaces the first."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+
+    def record(self, vote: Vote) -> None:
+        """Write one vote and commit it. Blocking: call it through ``asyncio.to_thread``."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(self.db_path)
+        try:
+            with conn:  # commits, or rolls back on error
+                conn.execute(
+                    "INSERT OR REPLACE INTO votes (at, answer_id, voter, helpful, question, context,"
+                    " confidence, answered, passages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        time.time(),
+                        vote.answer_id,
+                        _voter_key(vote.voter),
+                        int(vote.helpful),
+                        vote.question,
+                        vote.context,
+                        float(vote.confidence),
+                        int(vote.answered),
+                        json.dumps(list(vote.passages), ensure_ascii=False),
+                    ),
+                )
+        finally:
+            conn.close()
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary_lines(db_path: Path, *, worst: int = 10) -> list[str]:
+    """A few lines for an operator: totals, then the questions most often marked not helpful."""
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        return [f"No feedback recorded yet ({db_path} does not exist)."]
+    conn = _connect(db_path)
+    try:
+        total, helpful = conn.execute("SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM votes").fetchone()
+        if not total:
+            return [f"No feedback recorded yet in {db_path}."]
+        abstained = conn.execute("SELECT COUNT(*) FROM votes WHERE answered = 0 AND helpful = 0").fetchone()[0]
+        rows: Sequence[tuple[str, int, float]] = conn.execute(
+            "SELECT question, COUNT(*) AS n, AVG(confidence) FROM votes WHERE helpful = 0"
+            " GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
+            (worst,),
+        ).fetchall()
+    finally:
+        conn.close()
+    lines = [
+        f"Feedback in {db_path}: {total} votes, {helpful} helpful ({100 * helpful / total:.0f}%),"
+        f" {total - helpful} not helpful ({abstained} of them on answers below the confidence threshold).",
+    ]
+    if rows:
+        lines.append("Questions most often marked not helpful:")
+        lines.extend(f"  {n:>3} x  {_short(q)}  (confidence {conf:.2f})" for q, n, conf in rows)
+    return lines
