@@ -144,7 +144,9 @@ def _units(text: str) -> list[_Unit]:
         if not block:
             return
         texts = [t for _, t in block]
-        wrapped = len(texts) > 1 and all(len(t) >= 40 and not _TERMINAL.search(t) for t in texts[:-1])
+        # A URL or date line is metadata on its own line, never part of wrapped prose.
+        wrapped = (len(texts) > 1 and all(len(t) >= 40 and not _TERMINAL.search(t) for t in texts[:-1])
+                   and not any(_URL_ONLY.match(t) or _DATE_ONLY.match(t) for t in texts))
         if wrapped:
             units.append(_Unit(len(units) + 1, block[0][0], " ".join(texts)))
         else:
@@ -296,9 +298,24 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
     )
 
 
+_MONTH_NUMBER = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+_NAMED_DAY = re.compile(
+    r"\b(?:(?P<m1>[a-z]{3})[a-z]*\.?\s+(?P<d1>\d{1,2}),?\s+(?P<y1>\d{4})"
+    r"|(?P<d2>\d{1,2})\s+(?P<m2>[a-z]{3})[a-z]*\.?\s+(?P<y2>\d{4}))\b",
+    re.I,
+)
+
+
 def _iso_day(date: str) -> str:
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})", date)
-    return m.group(1) if m else date
+    """The day of a date line as YYYY-MM-DD when it can be read unambiguously, else the line as given."""
+    if m := re.search(r"\b(\d{4}-\d{2}-\d{2})", date):
+        return m.group(1)
+    if m := _NAMED_DAY.search(date):
+        month = _MONTH_NUMBER.get((m.group("m1") or m.group("m2")).lower())
+        day = int(m.group("d1") or m.group("d2"))
+        if month and 1 <= day <= 31:
+            return f"{m.group('y1') or m.group('y2')}-{month:02d}-{day:02d}"
+    return date  # e.g. 5/6/2018: month and day order unknown
 
 
 def _shared_lines(texts: dict[str, str]) -> frozenset[str]:
