@@ -69,23 +69,33 @@ def load_questions(path: Path | str) -> list[Question]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            gold = obj.get("gold") or []
-            if isinstance(gold, str):
-                gold = [gold]
-            rows.append(Question(
-                id=str(obj.get("id", n)),
-                question=str(obj["question"]),
-                gold=tuple(str(g) for g in gold),
-                answerable=bool(obj.get("answerable", bool(gold))),
-                context=obj.get("context"),
-                split=obj.get("split"),
-            ))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            rows.append(_row(json.loads(line), n))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
             raise EvalFileError(f"{path.name}, line {n}: not a question row ({exc})") from None
     if not rows:
         raise EvalFileError(f"{str(path)!r} has no question rows")
     return rows
+
+
+def _row(obj: dict, n: int) -> Question:
+    """One question row, its types checked: a wrong type would skew the figures silently."""
+    question = obj["question"]
+    if not isinstance(question, str):
+        raise TypeError("'question' must be a string")
+    gold = obj.get("gold") or []
+    if isinstance(gold, str):
+        gold = [gold]
+    if not isinstance(gold, list) or not all(isinstance(g, str) for g in gold):
+        raise TypeError("'gold' must be a list of strings")
+    answerable = obj.get("answerable", bool(gold))
+    if not isinstance(answerable, bool):
+        raise TypeError("'answerable' must be true or false")
+    if answerable and not any(g.strip() for g in gold):
+        raise ValueError("an answerable row needs at least one gold string")
+    for key in ("context", "split"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise TypeError(f"{key!r} must be a string")
+    return Question(str(obj.get("id", n)), question, tuple(gold), answerable, obj.get("context"), obj.get("split"))
 
 
 def passage_matches(text: str, q: Question) -> bool:
