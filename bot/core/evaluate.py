@@ -38,10 +38,10 @@ class Scores:
     rows: int
     answerable: int
     off_story: int
-    hit1: float
-    hit3: float
-    mrr5: float
-    sentence_hit1: float
+    hit1: float | None  # the four passage/sentence figures are None when there is no answerable row
+    hit3: float | None
+    mrr5: float | None
+    sentence_hit1: float | None
     off_story_rejected: float | None  # None when there is no off-story row
     answerable_refused: float | None
 
@@ -125,15 +125,15 @@ def score(pairs: Sequence[tuple[Question, Answer]]) -> Scores:
     ans = [(q, a) for q, a in pairs if q.answerable]
     off = [(q, a) for q, a in pairs if not q.answerable]
     ranks = [_rank_of_first_match(a, q, 5) for q, a in ans]
-    n = len(ans) or 1
+    n = len(ans)
     return Scores(
         rows=len(pairs),
         answerable=len(ans),
         off_story=len(off),
-        hit1=sum(r == 1 for r in ranks) / n,
-        hit3=sum(r is not None and r <= 3 for r in ranks) / n,
-        mrr5=sum(1.0 / r for r in ranks if r) / n,
-        sentence_hit1=sum(sentence_matches(a.sentence, q) for q, a in ans) / n,
+        hit1=sum(r == 1 for r in ranks) / n if n else None,
+        hit3=sum(r is not None and r <= 3 for r in ranks) / n if n else None,
+        mrr5=sum(1.0 / r for r in ranks if r) / n if n else None,
+        sentence_hit1=sum(sentence_matches(a.sentence, q) for q, a in ans) / n if n else None,
         off_story_rejected=(sum(not a.answered for _, a in off) / len(off)) if off else None,
         answerable_refused=(sum(not a.answered for _, a in ans) / len(ans)) if ans else None,
     )
@@ -180,7 +180,7 @@ def format_scores(s: Scores, label: str = "all") -> list[str]:
         f"[{label}] {s.rows} questions: {s.answerable} answerable, {s.off_story} off-story",
         f"  passage hit@1      {pct(s.hit1)}",
         f"  passage hit@3      {pct(s.hit3)}",
-        f"  passage MRR@5      {s.mrr5:6.3f}",
+        f"  passage MRR@5      {'   n/a' if s.mrr5 is None else f'{s.mrr5:6.3f}'}",
         f"  sentence hit@1     {pct(s.sentence_hit1)}",
         f"  off-story rejected {pct(s.off_story_rejected)}",
         f"  answerable refused {pct(s.answerable_refused)}",
