@@ -1,6 +1,7 @@
 """The terminal chat: a prompt, a question, an answer, until the user leaves."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from ..core.story import Story
@@ -21,7 +22,8 @@ def chat(
 ) -> int:
     """Run the chat loop; ``read`` and ``write`` are injectable for tests."""
     titles = ", ".join(a.outlet or a.key for a in story.articles[:5])
-    write(f"storybot knows {len(story.articles)} articles ({titles}{', ...' if len(story.articles) > 5 else ''}).")
+    greeting = f"storybot knows {len(story.articles)} articles ({titles}{', ...' if len(story.articles) > 5 else ''})."
+    write("\n".join(textwrap.wrap(greeting, width=max(40, width), break_on_hyphens=False)))
     write("Ask a question, /help for commands, /quit to leave.")
     while True:
         try:
