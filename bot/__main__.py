@@ -56,12 +56,69 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_story(settings: Settings):
-    from .core.story import CorpusError, Story
+    """The story for ``settings.seeds``: from the index cache when the files are unchanged."""
+    from .core.cache import load_story
+    from .core.corpus import CorpusError
 
     try:
-        return Story.from_folder(settings.seeds)
+        return load_story(settings.seeds, cache_dir=settings.cache_dir, warn=_warn, progress=_progress())
     except CorpusError as exc:
         raise UserError(str(exc)) from None
+
+
+def _warn(message: str) -> None:
+    print(f"storybot: warning: {message}", file=sys.stderr)
+
+
+class TerminalProgress:
+    """Build progress on stderr: articles read, paragraphs indexed.
+
+    On a terminal the line is redrawn in place, and only once building has
+    taken a moment (a small story builds silently); when stderr is a file or
+    a pipe, plain lines at every tenth, and only for large corpora.
+    """
+
+    LARGE = {"articles read": 1000, "paragraphs indexed": 20_000}
+    DELAY = 0.5  # seconds before a terminal shows anything
+    REDRAW = 0.1
+
+    def __init__(self, stream=None) -> None:
+        import time
+
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.clock = time.monotonic
+        self.started = self.clock()
+        self.large = False
+        self.last_draw = 0.0
+        self.last_tenth: dict[str, int] = {}
+        self.open_line = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self.clock()
+        self.large = self.large or total >= self.LARGE.get(stage, 1 << 62)
+        text = f"storybot: {stage}: {done:,}/{total:,}" if total > 1 else f"storybot: {stage}..."
+        if self.tty:
+            if not (self.large or now - self.started >= self.DELAY):
+                return
+            if done < total and now - self.last_draw < self.REDRAW:
+                return
+            self.last_draw = now
+            self.stream.write("\r\x1b[K" + text)
+            self.open_line = done < total
+            if not self.open_line:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif self.large:
+            tenth = 10 * done // max(total, 1)
+            if self.last_tenth.get(stage) == tenth:
+                return
+            self.last_tenth[stage] = tenth
+            print(text, file=self.stream, flush=True)
+
+
+def _progress() -> TerminalProgress:
+    return TerminalProgress(sys.stderr)
 
 
 def answer_json(answer) -> dict:

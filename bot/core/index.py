@@ -177,7 +177,7 @@ class PassageIndex:
     def __init__(self, params: IndexParams = IndexParams()) -> None:
         self.params = params
 
-    def build(self, passages: Sequence[str]) -> "PassageIndex":
+    def build(self, passages: Sequence[str], progress: Callable[[int, int], None] | None = None) -> "PassageIndex":
         p = self.params
         self.space_ = TfidfSpace(WordAnalyzer(p.bigrams), p.sublinear_tf, p.min_df, p.max_df)
         self.matrix_ = self.space_.fit_transform(passages)
@@ -185,7 +185,13 @@ class PassageIndex:
         self.bm25_ = _bm25_impacts(self.space_.counts(passages), p.bm25_k1, p.bm25_b)
         terms = sorted(self.space_.vocabulary_, key=self.space_.vocabulary_.get)
         self.unigram_ = np.fromiter((" " not in t for t in terms), dtype=bool, count=len(terms))
+        if progress:
+            progress(len(passages), len(passages))
         return self
+
+    def finish(self) -> None:
+        """Drop build-time helpers so the index pickles small and loads without scikit-learn."""
+        self.space_.finish()
 
     @property
     def size(self) -> int:

@@ -15,7 +15,11 @@ from .index import IndexParams, PassageIndex
 from .models import Answer, Article, Citation, Passage
 from .rank import Ranker, RankParams
 
-__all__ = ["Story", "CorpusError", "build_passages"]
+__all__ = ["Story", "CorpusError", "Progress", "build_passages"]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)`` while building: stages are "articles read",
+"paragraphs indexed" and "re-ranking evidence" (done == total when a stage ends)."""
 
 
 def build_passages(articles: tuple[Article, ...]) -> tuple[Passage, ...]:
@@ -51,13 +55,20 @@ class Story:
         corpus: Corpus,
         index_params: IndexParams = IndexParams(),
         rank_params: RankParams = RankParams(),
+        *,
+        progress: Progress | None = None,
     ) -> "Story":
         passages = build_passages(corpus.articles)
         texts = [p.text for p in passages]
-        index = PassageIndex(index_params).build(texts)
+        index_progress = (lambda done, total: progress("paragraphs indexed", done, total)) if progress else None
+        index = PassageIndex(index_params).build(texts, progress=index_progress)
+        if progress:
+            progress("re-ranking evidence", 0, 1)
         ranker = Ranker(rank_params).build(index, texts, [p.citation.title for p in passages])
-        index.space_.finish()
+        index.finish()
         ranker.finish()
+        if progress:
+            progress("re-ranking evidence", 1, 1)
         return cls(corpus, Engine(index, ranker, passages))
 
     @classmethod
@@ -65,10 +76,18 @@ class Story:
         cls,
         folder: Path | str,
         *,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
+        index_params: IndexParams = IndexParams(),
+        rank_params: RankParams = RankParams(),
     ) -> "Story":
-        """Read and index a folder of articles; raises :class:`CorpusError` if none is usable."""
-        return cls.from_corpus(read_folder(folder, progress=progress))
+        """Read and index a folder of articles; raises :class:`CorpusError` if none is usable.
+
+        To start fast, use :func:`bot.core.cache.load_story`, which keeps the
+        built story on disk and builds only when the files changed.
+        """
+        read_progress = (lambda done, total: progress("articles read", done, total)) if progress else None
+        corpus = read_folder(folder, progress=read_progress)
+        return cls.from_corpus(corpus, index_params, rank_params, progress=progress)
 
     @property
     def articles(self) -> tuple[Article, ...]:

@@ -1,0 +1,330 @@
+"""Keep a built Story on disk next to its articles, and load it at start when nothing changed.
+
+A cache file is keyed by a fingerprint of everything the Story is built from:
+the folder's entries (names; sizes and content hashes of the files), the index
+and re-ranking parameters, and the code that builds it (a hash of the
+``bot/core`` sources, so any change to parsing or scoring invalidates old
+files without anyone remembering to bump a version). A changed, added or
+removed article gives another key, hence a rebuild.
+
+The file is a short text header (format, key, section lengths, a SHA-256 of
+the payload) followed by a pickle and its large arrays stored out of band
+(pickle protocol 5), so loading is one read, one checksum and no array copies.
+The checksum is verified before anything is unpickled: a truncated or damaged
+file is ignored with a warning and rebuilt, never trusted. (The checksum
+catches damage, not malice: like any pickle, a cache file must live where
+only the operator can write.)
+
+Writing is atomic (a temp file in the same folder, fsync, ``os.replace``), so
+a reader sees the old file or the new one, never half of one. Where the
+cache goes: ``cache_dir`` when given (``STORYBOT_CACHE_DIR``), else
+``<seeds>/.storybot-cache/``, else, when the seeds folder is read-only, the
+user cache folder (``$XDG_CACHE_HOME/storybot`` or ``~/.cache/storybot``). A
+full disk or an unwritable folder is a warning: the story built in memory is
+served all the same and the next start builds again.
+
+Loading imports numpy and scipy.sparse, never scikit-learn.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .corpus import CorpusError
+from .index import IndexParams
+from .rank import RankParams
+from .story import Progress, Story
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+MAGIC = b"storybot-cache\n"
+CACHE_DIRNAME = ".storybot-cache"
+_ALIGN = 64  # out-of-band arrays start on 64-byte boundaries (aligned numpy views)
+_CHUNK = 1 << 20
+_STALE_TEMP_SECONDS = 3600
+
+Warn = Callable[[str], None]
+
+__all__ = ["load_story", "save_story", "read_cached", "fingerprint", "cache_path", "CACHE_DIRNAME"]
+
+
+class CacheDamaged(Exception):
+    """A cache file that cannot be trusted; the message says why."""
+
+
+# --- the key -----------------------------------------------------------------
+
+def _code_version() -> str:
+    """A hash of the sources that parse, index and rank (any edit invalidates caches)."""
+    import numpy
+    import scipy
+
+    h = hashlib.sha256(f"{FORMAT}|{sys.version_info[:2]}|{numpy.__version__}|{scipy.__version__}".encode())
+    core = Path(__file__).resolve().parent
+    for path in sorted(core.glob("*.py")):
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _entries(folder: Path) -> Iterator[str]:
+    """One line per folder entry the corpus reader would look at (hidden entries are ignored)."""
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_file():
+                with open(entry, "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                yield f"{entry.name}\tfile\t{entry.stat().st_size}\t{digest}"
+            elif entry.is_symlink() and not entry.exists():
+                yield f"{entry.name}\tbroken-link"
+            else:
+                yield f"{entry.name}\tother"
+        except OSError as exc:  # unreadable or vanished: the corpus reader will say so
+            yield f"{entry.name}\terror\t{exc.errno}"
+
+
+def fingerprint(folder: Path | str, index_params: IndexParams = IndexParams(),
+                rank_params: RankParams = RankParams()) -> str:
+    """The cache key for ``folder``: its files, the parameters and the code version."""
+    h = hashlib.sha256()
+    h.update(_code_version().encode())
+    h.update(repr(index_params).encode())
+    h.update(repr(rank_params).encode())
+    for line in _entries(Path(folder)):
+        h.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return h.hexdigest()
+
+
+# --- where -------------------------------------------------------------------
+
+def user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "storybot"
+
+
+def cache_path(folder: Path | str, directory: Path) -> Path:
+    """The cache file for ``folder`` inside ``directory`` (named by the folder's absolute path)."""
+    where = os.path.abspath(os.fspath(folder))
+    return directory / f"story-{hashlib.sha256(where.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.cache"
+
+
+def _directories(folder: Path, cache_dir: Path | None) -> list[Path]:
+    if cache_dir is not None:
+        return [Path(cache_dir)]
+    return [folder / CACHE_DIRNAME, user_cache_dir()]
+
+
+# --- the file ----------------------------------------------------------------
+
+def _pad(n: int) -> int:
+    return (-n) % _ALIGN
+
+
+def _serialise(story: Story, key: str) -> tuple[bytes, list[memoryview]]:
+    """Header bytes and the payload sections (pickle, then each out-of-band buffer, padded)."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(story, protocol=5, buffer_callback=buffers.append)
+    sections = [memoryview(data)] + [b.raw() for b in buffers]
+    digest = hashlib.sha256()
+    lengths = []
+    for s in sections:
+        digest.update(s)
+        lengths.append(s.nbytes)
+    header = json.dumps({"format": FORMAT, "key": key, "sections": lengths, "sha256": digest.hexdigest()})
+    head = MAGIC + header.encode() + b"\n"
+    return head + b"\0" * _pad(len(head)), sections
+
+
+def _write_atomic(path: Path, head: bytes, sections: list[memoryview]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cache")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; let the service user read it too
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(head)
+            for s in sections:
+                fh.write(s)
+                fh.write(b"\0" * _pad(s.nbytes))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _remove_stale_temps(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temps(directory: Path) -> None:
+    """Temp files left by a process killed mid-write (older than an hour)."""
+    now = time.time()
+    try:
+        for p in directory.glob(".tmp-*.cache"):
+            try:
+                if now - p.stat().st_mtime > _STALE_TEMP_SECONDS:
+                    p.unlink()
+            except OSError:
+                pass
+    except OSError:
+        pass
+
+
+def read_cached(path: Path, key: str) -> Story | None:
+    """The Story in ``path`` if it was built for ``key``; None if absent or for another key.
+
+    Raises :class:`CacheDamaged` when the file is unreadable, truncated or
+    fails its checksum: the caller warns and rebuilds.
+    """
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
+    with fh:
+        try:
+            if fh.read(len(MAGIC)) != MAGIC:
+                raise CacheDamaged("is not a storybot cache file")
+            line = fh.readline(4096)
+            header = json.loads(line)
+            if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+                raise ValueError("bad header")
+        except (ValueError, UnicodeDecodeError):
+            raise CacheDamaged("has a damaged header") from None
+        except OSError as exc:
+            raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
+        if header.get("format") != FORMAT or header.get("key") != key:
+            return None  # built from other files, parameters or code: not damaged, just stale
+        try:
+            lengths = [int(n) for n in header["sections"]]
+            expected = str(header["sha256"])
+        except (KeyError, TypeError, ValueError):
+            raise CacheDamaged("has a damaged header") from None
+        if not lengths or any(n < 0 for n in lengths):
+            raise CacheDamaged("has a damaged header")
+        start = len(MAGIC) + len(line)
+        fh.seek(start + _pad(start))
+        total = sum(n + _pad(n) for n in lengths)
+        blob = bytearray(total)
+        view = memoryview(blob)
+        try:
+            got = fh.readinto(view)
+        except OSError as exc:
+            raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
+        if got != total or fh.read(1):
+            raise CacheDamaged("is truncated or has trailing data")
+    digest = hashlib.sha256()
+    sections, offset = [], 0
+    for n in lengths:
+        sections.append(view[offset:offset + n])
+        digest.update(sections[-1])
+        offset += n + _pad(n)
+    if digest.hexdigest() != expected:
+        raise CacheDamaged("fails its checksum")
+    try:
+        story = pickle.loads(sections[0], buffers=sections[1:])
+    except Exception as exc:  # the checksum passed, so this is a code/format mismatch
+        raise CacheDamaged(f"cannot be unpickled ({type(exc).__name__})") from None
+    if not isinstance(story, Story):
+        raise CacheDamaged("does not hold a story")
+    return story
+
+
+def save_story(story: Story, folder: Path | str, key: str, *, cache_dir: Path | None = None,
+               warn: Warn | None = None) -> Path | None:
+    """Write ``story``'s cache file; returns where, or None (after a warning) when no folder took it."""
+    warn = warn or log.warning
+    folder = Path(folder)
+    try:
+        head, sections = _serialise(story, key)
+    except Exception as exc:  # e.g. MemoryError on a huge archive: serve without a cache
+        warn(f"could not save the index cache ({type(exc).__name__}: {exc}); the next start will rebuild it")
+        return None
+    failures = []
+    for directory in _directories(folder, cache_dir):
+        path = cache_path(folder, directory)
+        try:
+            _write_atomic(path, head, sections)
+            log.debug("index cache saved to %s", path)
+            return path
+        except OSError as exc:
+            failures.append(f"{directory}: {exc.strerror or exc}")
+            log.debug("cannot write the index cache in %s: %s", directory, exc)
+    warn("could not save the index cache (" + "; ".join(failures) + "); storybot works, "
+         "but the next start will rebuild the index")
+    return None
+
+
+def load_story(
+    folder: Path | str,
+    *,
+    cache_dir: Path | None = None,
+    warn: Warn | None = None,
+    progress: Progress | None = None,
+    index_params: IndexParams = IndexParams(),
+    rank_params: RankParams = RankParams(),
+) -> Story:
+    """The Story for ``folder``: from the cache when nothing changed, else built and saved.
+
+    ``warn(message)`` receives what an operator should know (a damaged cache
+    ignored, a cache that could not be written); it defaults to logging a
+    warning. ``progress(stage, done, total)`` is called while building (see
+    :meth:`Story.from_folder`). Raises :class:`CorpusError` when the folder
+    has no usable article. Never fails because of the cache.
+    """
+    warn = warn or log.warning
+    folder = Path(folder)
+    try:
+        key = fingerprint(folder, index_params, rank_params)
+    except OSError:  # missing or unlistable folder: building says why, clearly
+        key = None
+    if key is not None:
+        for directory in _directories(folder, cache_dir):
+            path = cache_path(folder, directory)
+            try:
+                story = read_cached(path, key)
+            except CacheDamaged as exc:
+                warn(f"index cache {path} {exc}; ignoring it and rebuilding")
+                continue
+            if story is not None:
+                log.debug("index cache hit: %s", path)
+                return _relocated(story, folder)
+    started = time.perf_counter()
+    story = Story.from_folder(folder, progress=progress, index_params=index_params, rank_params=rank_params)
+    log.debug("story built in %.2f s", time.perf_counter() - started)
+    if key is not None:
+        save_story(story, folder, key, cache_dir=cache_dir, warn=warn)
+    return story
+
+
+def _relocated(story: Story, folder: Path) -> Story:
+    """The cached story, pointed at the folder as given now; its reading warnings logged again."""
+    corpus_log = logging.getLogger("bot.core.corpus")
+    for w in story.corpus.warnings:
+        corpus_log.warning("%s", w)
+    if story.corpus.folder == folder:
+        return story
+    return dataclasses.replace(story, corpus=dataclasses.replace(story.corpus, folder=folder))
+
+
+__all__ += ["CacheDamaged", "CorpusError", "user_cache_dir"]
