@@ -1,0 +1,9 @@
+"""The Discord front end: slash commands, questions in chat, cited answers.
+
+``run_discord(settings)`` runs the bot and returns an exit code. Rendering
+(``render``) is pure and holds every Discord limit; the cogs glue the core's
+``Story.ask`` to it. No retrieval logic lives here.
+"""
+from .client import StoryBot, load_story, run_discord, serve
+
+__all__ = ["StoryBot", "load_story", "run_discord", "serve"]

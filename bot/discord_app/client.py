@@ -1,0 +1,356 @@
+"""The Discord client: start-up, the story it serves, cooldowns, errors, reload.
+
+``StoryBot.setup_hook`` loads the story off the event loop, loads the cogs
+one by one (a broken cog is logged and skipped) and syncs the commands: to
+``STORYBOT_GUILD`` when set (instant), else globally. ``run_discord`` owns
+the process: it logs in (a rejected token is one line and exit code 2),
+retries with backoff while Discord is unreachable, and reloads the story on
+SIGHUP.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from ..core.models import Answer
+from ..core.story import CorpusError, Story
+from ..feedback import FeedbackStore
+from ..settings import DEFAULT_API_BASE, Settings
+from . import render
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_USAGE = 0, 2
+COGS = ("ask", "sources", "help", "admin")
+ASK_K = render.PER_PAGE * render.PAGES
+DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
+_DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
+NO_PINGS = discord.AllowedMentions.none()
+
+
+def load_story(settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
+    """The story for ``settings.seeds``: from the index cache when the cache module is there, else built.
+
+    Blocking (reads files, may build the index): call it through ``asyncio.to_thread``.
+    """
+    try:
+        from ..core.cache import load_story as load_cached
+    except ModuleNotFoundError as exc:  # the cache is optional; any other import error is a real bug
+        if exc.name != f"{__package__.rsplit('.', 1)[0]}.core.cache":
+            raise
+        return Story.from_folder(settings.seeds)
+    return load_cached(settings.seeds, cache_dir=settings.cache_dir, warn=warn or log.warning)
+
+
+def point_discord_py_at(api_base: str) -> None:
+    """Send discord.py's REST calls (interactions and webhooks included) to ``api_base``.
+
+    ``Route.BASE`` is process-wide in discord.py, so this is too: one bot per process.
+    """
+    Route.BASE = api_base.rstrip("/")
+    if api_base.rstrip("/") == DEFAULT_API_BASE:
+        DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
+
+
+def describe(story: Story | None) -> str:
+    if story is None:
+        return "no story"
+    return f"{len(story.articles)} articles, {len(story.passages)} passages"
+
+
+async def tell_user_something_went_wrong(interaction: discord.Interaction, text: str | None = None) -> None:
+    """A short private message for the user after an error; never raises."""
+    text = render.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        log.warning("could not tell user %s about an error (interaction %s): %s", interaction.user.id, interaction.id, exc)
+
+
+class AdminOnly(app_commands.CheckFailure):
+    """Raised when someone other than the owner or the admin role runs an admin command."""
+
+
+class StoryBot(commands.Bot):
+    """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it."""
+
+    def __init__(self, settings: Settings, *, story: Story | None = None) -> None:
+        intents = discord.Intents.default()
+        # Message content is privileged: ask for it only when a feature needs to read messages
+        # that are neither mentions nor DMs (listed channels, follow-ups in threads).
+        intents.message_content = bool(settings.channels) or settings.threads
+        intents.presences = intents.members = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # unused: no text commands, on_message is ours
+            help_command=None,
+            intents=intents,
+            allowed_mentions=NO_PINGS,
+            max_messages=None,  # nothing needs the message cache; saves memory on busy servers
+        )
+        self.settings = settings
+        self.story: Story | None = story
+        self.feedback = FeedbackStore(settings.feedback_db)
+        self.cooldowns = commands.CooldownMapping.from_cooldown(
+            settings.cooldown_rate, settings.cooldown_per, commands.BucketType.user)
+        self._warned: dict[int, float] = {}  # user id -> until when a cooldown notice was given
+        self._reload_lock = asyncio.Lock()
+        self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
+        self.failed_cogs: dict[str, str] = {}
+
+    # start-up ---------------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        point_discord_py_at(self.settings.api_base)
+        await super().login(token)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        # A plain Client connects straight to Discord's gateway; behind another API base,
+        # ask that base where its gateway is (as sharded clients always do).
+        if self.settings.api_base.rstrip("/") != DEFAULT_API_BASE:
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+            log.info("using the gateway at %s", url)
+        await super().connect(reconnect=reconnect)
+
+    async def setup_hook(self) -> None:
+        if self.story is None:
+            started = time.perf_counter()
+            self.story = await asyncio.to_thread(load_story, self.settings)
+            log.info("story loaded from %s: %s in %.1f s", self.settings.seeds, describe(self.story),
+                     time.perf_counter() - started)
+        self.tree.on_error = self.on_app_command_error
+        for name in COGS:
+            try:
+                await self.load_extension(f"{__package__}.cogs.{name}")
+            except Exception as exc:  # one broken cog must not stop the others
+                self.failed_cogs[name] = repr(exc)
+                log.exception("could not load the %s commands; starting without them", name)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync to the configured guild (instant) or globally (may take up to an hour to show)."""
+        try:
+            if self.settings.guild:
+                guild = discord.Object(self.settings.guild)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(synced), self.settings.guild)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d commands globally", len(synced))
+        except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # Commands registered earlier keep working; the next start syncs again.
+            log.error("could not sync commands (%s); the ones registered before still work", exc)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) in %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        # No text commands: the ask cog listens for questions. (Overriding this keeps
+        # commands.Bot from parsing mentions as commands.)
+        return
+
+    # answering ----------------------------------------------------------------------------
+
+    def cooldown(self, user_id: int) -> float | None:
+        """Seconds until ``user_id`` may ask again, or None (and the question is counted)."""
+        return self.cooldowns.update_rate_limit(_UserKey(user_id))
+
+    def should_warn(self, user_id: int, retry_after: float) -> bool:
+        """True once per cooldown window, so a flood is not answered by a flood of notices."""
+        now = time.monotonic()
+        if self._warned.get(user_id, 0.0) > now:
+            return False
+        self._warned[user_id] = now + retry_after
+        if len(self._warned) > 10_000:
+            self._warned = {k: v for k, v in self._warned.items() if v > now}
+        return True
+
+    async def answer(self, question: str, *, context: str | None = None) -> Answer:
+        """Ask the current story, off the event loop (a big index must not stall the bot)."""
+        story = self.story  # one read: a reload swapping mid-question does not mix two stories
+        if story is None:
+            raise RuntimeError("the story is not loaded yet")
+        return await asyncio.to_thread(story.ask, question, context=context, k=ASK_K)
+
+    def remember_thread(self, thread_id: int, question: str) -> None:
+        self.thread_questions[thread_id] = question
+        self.thread_questions.move_to_end(thread_id)
+        while len(self.thread_questions) > 5000:
+            self.thread_questions.popitem(last=False)
+
+    def thread_context(self, channel: object) -> str | None:
+        """The earlier question of a thread storybot opened, for a follow-up asked in it."""
+        if not self.settings.threads or not isinstance(channel, discord.Thread):
+            return None
+        earlier = self.thread_questions.get(channel.id)
+        if earlier is None and self.user is not None and channel.owner_id == self.user.id:
+            earlier = channel.name  # after a restart: the thread is named after its first question
+        return earlier
+
+    # admin ------------------------------------------------------------------------------------
+
+    async def is_admin(self, user: discord.abc.User) -> bool:
+        """The application owner (or team member), or a member with STORYBOT_ADMIN_ROLE."""
+        if await self.is_owner(user):
+            return True
+        role = self.settings.admin_role
+        return bool(role) and any(r.id == role for r in getattr(user, "roles", ()))
+
+    async def reload_story(self, source: str) -> tuple[bool, str]:
+        """Build the story again off the loop and swap it in; on failure keep the old one and say why."""
+        async with self._reload_lock:
+            before = describe(self.story)
+            started = time.perf_counter()
+            try:
+                story = await asyncio.to_thread(load_story, self.settings)
+            except CorpusError as exc:
+                reason = str(exc)
+            except Exception as exc:  # keep serving whatever happens
+                log.exception("reload (%s) failed", source)
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                self.story = story  # the swap: one assignment, questions in flight keep the old story
+                text = (f"Reloaded the story from {self.settings.seeds}: {describe(story)} "
+                        f"(before: {before}), in {time.perf_counter() - started:.1f} s.")
+                log.info("reload (%s): %s", source, text)
+                return True, text
+            text = f"Reload failed: {reason}. Still answering from the story loaded before ({before})."
+            log.error("reload (%s): %s", source, text)
+            return False, text
+
+    # errors -------------------------------------------------------------------------------------
+
+    async def on_app_command_error(self, interaction: discord.Interaction,
+                                   error: app_commands.AppCommandError) -> None:
+        """Log the real error with its context; the user gets a short private message."""
+        original = getattr(error, "original", error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(error, (AdminOnly, app_commands.CheckFailure)):
+            log.warning("refused /%s to user %s: not an admin", command, interaction.user.id)
+            await tell_user_something_went_wrong(
+                interaction, "Only the bot's owner (or the admin role) can use this command.")
+            return
+        options = (interaction.data or {}).get("options") if isinstance(interaction.data, dict) else None
+        log.error("/%s failed for user %s in channel %s (guild %s), options %r", command, interaction.user.id,
+                  interaction.channel_id, interaction.guild_id, options, exc_info=original)
+        await tell_user_something_went_wrong(interaction)
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        log.exception("unhandled error in %s", event_method)
+
+
+class _UserKey:
+    """What CooldownMapping's user bucket reads (``.author.id``), for messages and interactions alike."""
+
+    __slots__ = ("author",)
+
+    def __init__(self, user_id: int) -> None:
+        self.author = discord.Object(user_id)
+
+
+# running -------------------------------------------------------------------------------------
+
+def _say(line: str) -> None:
+    print(f"storybot: {line}", file=sys.stderr, flush=True)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError, discord.GatewayNotFound)
+
+
+async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
+    """Log in and stay connected until closed; the exit code (0, or 2 for a token or intent problem)."""
+    token = bot.settings.discord_token
+    if not token:
+        _say("error: DISCORD_TOKEN is not set: put it in the environment or in .env (see .env.example)")
+        return EXIT_USAGE
+    delay = 1.0
+    while True:
+        try:
+            await bot.login(token)
+            break
+        except discord.LoginFailure:
+            _say("error: Discord rejected DISCORD_TOKEN (401 Unauthorized): "
+                 "copy the bot token again from the Developer Portal (Bot > Reset Token)")
+            return EXIT_USAGE
+        except CorpusError as exc:
+            _say(f"error: {exc}")
+            return EXIT_USAGE
+        except UNREACHABLE as exc:
+            _say(f"cannot reach Discord at {bot.settings.api_base} ({_reason(exc)}); retrying in {delay:.0f} s")
+            await bot.http.close()  # closes its connector too: let the next login make a new one
+            bot.http.connector = discord.utils.MISSING
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+    while not bot.is_closed():
+        try:
+            await bot.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            _say("error: Discord refused the Message Content intent, which STORYBOT_CHANNELS and STORYBOT_THREADS "
+                 "need: enable it in the Developer Portal (Bot > Privileged Gateway Intents), or unset both")
+            return EXIT_USAGE
+        except discord.ConnectionClosed as exc:
+            if exc.code == 4004:
+                _say("error: Discord rejected DISCORD_TOKEN at the gateway (4004)")
+                return EXIT_USAGE
+            raise
+        except UNREACHABLE as exc:
+            if bot.is_closed():
+                break
+            _say(f"cannot reach Discord's gateway ({_reason(exc)}); retrying in {delay:.0f} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+        else:
+            break
+    return EXIT_OK
+
+
+async def run_discord(settings: Settings) -> int:
+    """Run the bot until SIGTERM/SIGINT; SIGHUP reloads the story. Returns the exit code."""
+    loop = asyncio.get_running_loop()
+    bot = StoryBot(settings)
+    handled: list[int] = []
+
+    def reload_on_hup() -> None:
+        async def reload() -> None:
+            await bot.reload_story("SIGHUP")  # logs success or why it failed
+        asyncio.ensure_future(reload())
+
+    def stop() -> None:
+        asyncio.ensure_future(bot.close())
+
+    for sig, handler in ((getattr(signal, "SIGHUP", None), reload_on_hup), (signal.SIGTERM, stop)):
+        if sig is None:
+            continue
+        try:
+            loop.add_signal_handler(sig, handler)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+    try:
+        async with bot:
+            return await serve(bot)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+

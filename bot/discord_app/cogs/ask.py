@@ -1,0 +1,167 @@
+"""Questions: /ask, the 'Ask storybot' message menu, and plain messages.
+
+Plain messages are questions when they mention the bot, in DMs, in every
+channel listed in STORYBOT_CHANNELS, and in threads storybot opened (with
+STORYBOT_THREADS on), where a follow-up is read with the earlier question.
+The cog only glues the core (``bot.answer``) to the renderer and the view.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from .. import render
+from ..client import DEFER_AFTER, NO_PINGS, StoryBot
+from ..views import AnswerView
+
+log = logging.getLogger(__name__)
+DEFER_BUDGET = 2.0  # Discord allows 3 s for the first response; keep a second for the network
+
+
+class Ask(commands.Cog):
+    def __init__(self, bot: StoryBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Ask storybot", callback=self.ask_message)
+        bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="What you want to know about the story",
+                           private="Show the answer only to you (default: everyone in the channel sees it)")
+    async def ask(self, interaction: discord.Interaction, question: str, private: bool = False) -> None:
+        """Ask a question about the story; the answer shows the passages it comes from."""
+        await self.answer_interaction(interaction, question, private=private)
+
+    async def ask_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The message menu 'Ask storybot': answer the question in someone's message."""
+        if not message.content.strip():
+            await interaction.response.send_message(
+                "That message has no text I can read as a question.", ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await self.answer_interaction(interaction, message.content)
+
+    async def answer_interaction(self, interaction: discord.Interaction, question: str, *, private: bool = False) -> None:
+        """Answer within Discord's 3 s: reply directly when the core is quick, else defer and follow up.
+
+        Replying directly costs one request and shows the answer at once; the
+        defer is only needed when a big index or a burst makes the answer late.
+        """
+        bot = self.bot
+        retry = bot.cooldown(interaction.user.id)
+        if retry is not None:
+            await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
+                                                    allowed_mentions=NO_PINGS)
+            return
+        context = bot.thread_context(interaction.channel)
+        task = asyncio.ensure_future(bot.answer(question, context=context))
+        age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age)))
+        deferred = not done
+        if deferred:
+            try:
+                await interaction.response.defer(ephemeral=private, thinking=True)
+            except BaseException:
+                task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
+                raise
+        answer = await task
+        view = AnswerView(answer, bot.feedback)
+        if deferred:
+            await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
+                                            allowed_mentions=NO_PINGS, wait=True)
+        else:
+            await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=private,
+                                                    allowed_mentions=NO_PINGS)
+        if isinstance(interaction.channel, discord.Thread) and context is not None:
+            bot.remember_thread(interaction.channel.id, answer.question or question)
+
+    # plain messages -------------------------------------------------------------------------------
+
+    def _is_question(self, message: discord.Message) -> bool:
+        bot = self.bot
+        if bot.user is None or message.author.bot or message.webhook_id is not None:
+            return False
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return False
+        if message.guild is None:
+            return True
+        if any(u.id == bot.user.id for u in message.mentions):
+            return True
+        channel = message.channel
+        channels = bot.settings.channels
+        if channel.id in channels or (isinstance(channel, discord.Thread) and channel.parent_id in channels):
+            return True
+        return bot.thread_context(channel) is not None
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self._is_question(message):
+            return
+        bot = self.bot
+        assert bot.user is not None
+        question = re.sub(rf"<@!?{bot.user.id}>", " ", message.content).strip()
+        try:
+            await self._answer_message(message, question)
+        except Exception:
+            log.exception("could not answer message %s from user %s in channel %s (question %r)",
+                          message.id, message.author.id, message.channel.id, question)
+            try:
+                await message.channel.send(
+                    "Sorry, something went wrong on my side. The operator has the details; please try again.",
+                    reference=message.to_reference(fail_if_not_exists=False), mention_author=False,
+                    allowed_mentions=NO_PINGS)
+            except (discord.HTTPException, OSError, asyncio.TimeoutError) as exc:
+                log.warning("could not tell user %s about the error either: %s", message.author.id, exc)
+
+    async def _answer_message(self, message: discord.Message, question: str) -> None:
+        bot = self.bot
+        retry = bot.cooldown(message.author.id)
+        if retry is not None:
+            if bot.should_warn(message.author.id, retry):
+                await self._send(message, content=render.cooldown_text(retry))
+            return
+        channel = message.channel
+        context = bot.thread_context(channel)
+        answer = await bot.answer(question, context=context)
+        view = AnswerView(answer, bot.feedback)
+        if context is not None:
+            bot.remember_thread(channel.id, answer.question or question)
+        if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
+            thread = await self._open_thread(message, answer.question or question)
+            if thread is not None:
+                bot.remember_thread(thread.id, answer.question or question)
+                await thread.send(embed=view.embed(), view=view, allowed_mentions=NO_PINGS)
+                return
+        await self._send(message, embed=view.embed(), view=view)
+
+    async def _open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        try:
+            return await message.create_thread(name=render.thread_name(question), auto_archive_duration=1440)
+        except discord.HTTPException as exc:  # no permission, or threads off in this channel: reply instead
+            log.warning("could not open a thread in channel %s (%s); replying in the channel", message.channel.id, exc)
+            return None
+
+    async def _send(self, message: discord.Message, **kwargs) -> None:
+        """Reply to ``message`` without pinging; a deleted message or missing permission is logged, not raised."""
+        try:
+            await message.channel.send(reference=message.to_reference(fail_if_not_exists=False),
+                                       mention_author=False, allowed_mentions=NO_PINGS, **kwargs)
+        except discord.Forbidden as exc:
+            log.warning("no permission to reply in channel %s to message %s (%s)", message.channel.id, message.id, exc)
+        except discord.NotFound as exc:
+            log.warning("channel %s is gone; could not reply to message %s (%s)", message.channel.id, message.id, exc)
+
+
+def _quiet(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+async def setup(bot: StoryBot) -> None:
+    await bot.add_cog(Ask(bot))

@@ -1,0 +1,96 @@
+"""The buttons under an answer: 'More passages', 'Helpful', 'Not helpful'.
+
+A view holds the Answer it was made for (in memory, for ``TIMEOUT`` seconds):
+paging re-renders the same Answer, and a vote is written to the feedback
+store with the question and the passages that were shown.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from ..core.models import Answer
+from ..feedback import FeedbackStore, Vote
+from . import render
+
+if TYPE_CHECKING:
+    from discord.ui import Item
+
+log = logging.getLogger(__name__)
+TIMEOUT = 30 * 60.0  # buttons stop working after half an hour; the answer stays
+
+
+class AnswerView(discord.ui.View):
+    """Paging and feedback for one answer."""
+
+    def __init__(self, answer: Answer, feedback: FeedbackStore, *, timeout: float | None = TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.answer = answer
+        self.feedback = feedback
+        self.answer_id = uuid.uuid4().hex[:16]
+        self.page = 0
+        self.seen = 0  # the furthest page anyone has looked at
+        self.total = render.pages(answer)
+        self.more.custom_id = f"storybot:more:{self.answer_id}"
+        self.helpful.custom_id = f"storybot:yes:{self.answer_id}"
+        self.not_helpful.custom_id = f"storybot:no:{self.answer_id}"
+        self._label()
+
+    def embed(self) -> discord.Embed:
+        return render.answer_embed(self.answer, self.page)
+
+    def shown_labels(self) -> tuple[str, ...]:
+        """Citation labels of every passage shown so far, in rank order."""
+        hits = [h for p in range(self.seen + 1) for h in render.page_hits(self.answer, p)]
+        return tuple(h.passage.citation.label() for h in hits)
+
+    def _label(self) -> None:
+        self.more.disabled = self.total <= 1
+        self.more.label = "Back to the top" if self.total > 1 and self.page == self.total - 1 else "More passages"
+
+    @discord.ui.button(label="More passages", style=discord.ButtonStyle.secondary)
+    async def more(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        self.page = (self.page + 1) % self.total
+        self.seen = max(self.seen, self.page)
+        self._label()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    @discord.ui.button(label="Helpful", style=discord.ButtonStyle.success, emoji="\N{THUMBS UP SIGN}")
+    async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._vote(interaction, True)
+
+    @discord.ui.button(label="Not helpful", style=discord.ButtonStyle.danger, emoji="\N{THUMBS DOWN SIGN}")
+    async def not_helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self._vote(interaction, False)
+
+    async def _vote(self, interaction: discord.Interaction, helpful: bool) -> None:
+        vote = Vote(
+            answer_id=self.answer_id,
+            voter=interaction.user.id,
+            helpful=helpful,
+            question=self.answer.question,
+            confidence=self.answer.confidence,
+            answered=self.answer.answered,
+            passages=self.shown_labels(),
+            context=self.answer.context,
+        )
+        try:
+            await asyncio.to_thread(self.feedback.record, vote)
+        except Exception:
+            log.exception("could not record a vote (answer %s, question %r)", self.answer_id, self.answer.question)
+            text = "Sorry, I couldn't record that just now; the operator will see why in the log."
+        else:
+            text = "Thanks, noted as helpful." if helpful else "Thanks, noted as not helpful: the operator will look at it."
+        await interaction.response.send_message(render.content(text), ephemeral=True,
+                                                allowed_mentions=discord.AllowedMentions.none())
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: Item[Any]) -> None:
+        log.error("button %r failed on answer %s (question %r, user %s)", getattr(item, "custom_id", item),
+                  self.answer_id, self.answer.question, interaction.user.id, exc_info=error)
+        from .client import tell_user_something_went_wrong
+
+        await tell_user_something_went_wrong(interaction)
