@@ -2,8 +2,11 @@
 
 The lexical index finds candidates fast; this module looks closer at those few:
 the best-matching sentence inside each passage (answers usually sit in one
-sentence), character n-grams (names, spelling variants, inflections the
-stemmer misses), the article's headline as a field of its own, and a latent
+sentence), phrases the question shares with the text (stop words included, so
+'been in prison' is a phrase and not just 'prison'), character n-grams (names,
+spelling variants, inflections the stemmer misses), the article's headline as
+a field of its own, word families read off the story's own vocabulary
+('imprisoned' finds 'prison', 'tweet' finds 'retweeted'), and a latent
 semantic space fitted on the story (words that keep company with each other,
 so 'the rapper' finds the paragraphs about the rapper by name). The scores are
 fused with fixed weights that were chosen for their meaning, not per story.
@@ -17,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from .index import CharAnalyzer, PassageIndex, TfidfSpace
-from .text import analyse, sentences
+from .text import STOP_WORDS, analyse, normalise, sentences, stem, words
 
 
 @dataclass(frozen=True)
@@ -25,25 +28,39 @@ class RankParams:
     """Weights and sizes of the re-ranker.
 
     candidates: how many of the index's best passages are looked at closely.
-    w_*: weight of each evidence score in the fused score (all are cosines
-        in [0, 1], so the weights are comparable).
+    w_*: weight of each evidence score in the fused score (all are in [0, 1],
+        so the weights are comparable); 0 turns a piece of evidence off, which
+        is how ``benchmarks/quality.py`` measures what each one brings.
     lsa_components: dimensions of the latent space (capped by corpus size);
         0 turns it off, as it should be for archives too big to factorise.
     char_ngrams: character n-gram range inside word boundaries.
+    phrase_ngrams: word n-gram range of the phrase evidence (stop words kept).
+    w_typed: weight of the answer-shape evidence: a sentence that matches the
+        question and also holds something of the shape the question asks for
+        (a number or date for 'when' and 'how many', a name for 'who').
+    family_weight: how much a word of the same family in the story's
+        vocabulary ('prison' for 'imprisoned') counts, relative to the word
+        itself; 0 turns family expansion off.
     """
 
     candidates: int = 40
     w_word: float = 0.0
-    w_sentence: float = 0.1
+    w_sentence: float = 0.2
     w_char: float = 0.3
     w_title: float = 0.0
     w_lsa: float = 0.05
-    w_cover: float = 0.4
-    w_previous: float = 0.05
+    w_cover: float = 0.95
+    w_previous: float = 0.1
     w_bm25: float = 0.1
-    w_sentence_cover: float = 0.1
+    w_sentence_cover: float = 0.15
+    w_phrase: float = 0.0
+    w_typed: float = 0.05
     lsa_components: int = 100
     char_ngrams: tuple[int, int] = (3, 5)
+    phrase_ngrams: tuple[int, int] = (2, 3)
+    family_weight: float = 1.0
+    prf_weight: float = 0.0
+    prf_docs: int = 3
     rich_limit: int = 200_000
     """Above this many passages, only the word, sentence-free and headline evidence is used:
     character and latent matrices would cost gigabytes and minutes on an archive."""
@@ -60,13 +77,40 @@ class Scored:
     best_sentence: int  # row in the sentence matrix
 
 
+class PhraseAnalyzer:
+    """Word n-grams over every word, stop words included, each holding a content word.
+
+    The word index drops stop words, so 'been in prison' and 'sentenced to
+    life in prison' look alike there; as phrases they differ. Weighted by idf
+    like any term, common phrases ('in prison') count little and rare ones
+    that a question copies from the text count a lot.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 3)) -> None:
+        self.ngram_range = ngram_range
+
+    def __call__(self, text: str) -> list[str]:
+        ws = words(text)
+        content = [w not in STOP_WORDS for w in ws]
+        stems = [stem(w) for w in ws]
+        lo, hi = self.ngram_range
+        grams = []
+        for n in range(lo, hi + 1):
+            for i in range(len(ws) - n + 1):
+                if any(content[i:i + n]):
+                    grams.append(" ".join(stems[i:i + n]))
+        return grams
+
+
 class Ranker:
     """Evidence beyond the word cosine, fitted on one story's passages.
 
     ``build`` sets ``sentence_matrix_`` (every sentence, in the index's word
     space), ``sentence_owner_`` (its passage), ``char_space_`` and
-    ``char_matrix_``, ``title_matrix_`` (each passage's headline) and, when
-    enabled, ``lsa_components_`` and ``lsa_`` (passages in the latent space).
+    ``char_matrix_``, ``phrase_space_`` and ``phrase_matrix_``,
+    ``title_matrix_`` (each passage's headline), ``family_`` (word families
+    in the vocabulary) and, when enabled, ``lsa_components_`` and ``lsa_``
+    (passages in the latent space).
     """
 
     def __init__(self, params: RankParams = RankParams()) -> None:
@@ -90,9 +134,15 @@ class Ranker:
             [i - 1 if i > 0 and titles[i - 1] == titles[i] else -1 for i in range(len(passages))], dtype=np.int64
         )
         self.title_matrix_ = index.space_.transform(titles)
+        self.shapes_ = [_shapes(t) for t in sents]
+        self.keys_ = [normalise(t) for t in passages]
         rich = len(passages) <= p.rich_limit
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
         self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
+        use_phrase = rich and p.w_phrase > 0
+        self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)) if use_phrase else None
+        self.phrase_matrix_ = self.phrase_space_.fit_transform(passages) if use_phrase else None
+        self.family_ = _families(index.vocabulary_) if p.family_weight > 0 else {}
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
         self.lsa_components_ = None
         self.lsa_ = None
@@ -106,20 +156,51 @@ class Ranker:
 
     def finish(self) -> None:
         """Drop build-time helpers (see :meth:`TfidfSpace.finish`)."""
-        if self.char_space_ is not None:
-            self.char_space_.finish()
+        for space in (self.char_space_, self.__dict__.get("phrase_space_")):
+            if space is not None:
+                space.finish()
 
     def sentence_rows(self, row: int) -> range:
         return range(int(self.sentence_starts_[row]), int(self.sentence_starts_[row + 1]))
 
+    def expand(self, index: PassageIndex, query: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The query with each word's family members added at ``family_weight`` (renormalised).
+
+        A member gets the weight its own idf would give, scaled down, so a
+        rare relative of a common word does not outweigh the word asked for.
+        """
+        w = self.params.family_weight
+        family = self.__dict__.get("family_") or {}
+        if w <= 0 or not family or query.nnz == 0:
+            return query
+        weights = dict(zip(query.indices.tolist(), query.data.tolist()))
+        idf = index.idf_
+        added: dict[int, float] = {}
+        for col, value in weights.items():
+            for rel in family.get(col, ()):
+                if rel not in weights:
+                    added[rel] = max(added.get(rel, 0.0), w * value * float(idf[rel] / idf[col]))
+        if not added:
+            return query
+        weights.update(added)
+        cols = np.fromiter(sorted(weights), dtype=np.int32)
+        data = np.asarray([weights[c] for c in cols.tolist()], dtype=np.float32)
+        data /= max(float(np.linalg.norm(data)), 1e-12)
+        return sparse.csr_matrix((data, cols, np.asarray([0, cols.size])), shape=query.shape)
+
     def rank(self, index: PassageIndex, query: sparse.csr_matrix, text: str, k: int) -> list[Scored]:
         """Fuse the evidence for the index's candidates and return them best first."""
         p = self.params
+        asked = query.indices[index.unigram_[query.indices]]
+        query = self.expand(index, query)
         hits = index.search(query, max(p.candidates, k))
+        if p.prf_weight > 0 and hits:
+            query = _feedback(index, query, [r for r, _ in hits[:p.prf_docs]], p.prf_weight)
+            hits = index.search(query, max(p.candidates, k))
         if not hits:
             return []
         rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
-        f = self.features(index, query, text, rows)
+        f = self.features(index, query, text, rows, asked)
         f["word"] = np.fromiter((s for _, s in hits), dtype=np.float32)
         fused = sum(getattr(p, f"w_{name}") * values for name, values in f.items() if name != "best_sentence")
         order = np.lexsort((rows, -fused))
@@ -128,59 +209,189 @@ class Ranker:
             for i in order[:k]
         ]
 
-    def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Evidence scores in [0, 1] for each candidate row (and its best sentence)."""
+    def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray,
+                 asked: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Evidence scores in [0, 1] for each candidate row (and its best sentence).
+
+        ``asked`` are the columns of the words asked for (before family
+        expansion); by default, every unigram of ``query``.
+        """
         f: dict[str, np.ndarray] = {}
-        q_col = query.T.toarray()
+        cols = query.indices
+        q_data = query.data.astype(np.float32)
         # Query terms (unigrams) and their idf: the information the question asks for.
-        uni = query.indices[index.unigram_[query.indices]]
-        idf = index.idf_[uni]
-        total = float(idf.sum()) + _unknown_mass(index, text)
+        # Family members added by expand() are not asked-for information of their own:
+        # they only let their word count as (partly) present.
+        if asked is None:
+            asked = cols[index.unigram_[cols]]
+        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
         # Best sentence of each candidate, by cosine, and the best sentence coverage.
         starts, ends = self.sentence_starts_[rows], self.sentence_starts_[rows + 1]
         sent_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-        sent_cos = np.asarray(self.sentence_matrix_[sent_rows] @ q_col).ravel()
-        sent_cover = _coverage(self.sentence_matrix_[sent_rows], uni, idf, total)
+        sent_q = self.sentence_matrix_[sent_rows][:, cols].toarray()
+        sent_cos = sent_q @ q_data
+        sent_cover = self._coverage(sent_q > 0, cols, asked, index.idf_, total)
         seg = np.repeat(np.arange(rows.size), ends - starts)
         best = np.full(rows.size, -1.0)
+        np.maximum.at(best, seg, sent_cos)
+        is_best = sent_cos >= best[seg]
         best_row = np.zeros(rows.size, dtype=np.int64)
+        best_row[seg[is_best][::-1]] = sent_rows[is_best][::-1]  # first best sentence of each passage
         best_cover = np.zeros(rows.size)
-        for i, s_row, cos, cov in zip(seg, sent_rows, sent_cos, sent_cover):
-            if cos > best[i]:
-                best[i], best_row[i] = cos, s_row
-            best_cover[i] = max(best_cover[i], cov)
+        np.maximum.at(best_cover, seg, sent_cover)
+        kind = answer_kind(text)
+        typed = np.zeros(sent_rows.size)
+        if kind is not None:
+            asked_words = set(words(text))
+            for i, s_row in enumerate(sent_rows.tolist()):
+                if self.shapes_[s_row][kind] - asked_words:
+                    typed[i] = sent_cover[i]
+        f["typed"] = np.zeros(rows.size)
+        np.maximum.at(f["typed"], seg, typed)
         f["sentence"] = np.clip(best, 0.0, None)
         f["best_sentence"] = best_row
         f["sentence_cover"] = best_cover
-        f["cover"] = _coverage(index.matrix_[rows], uni, idf, total)
+        pass_q = index.matrix_[rows][:, cols].toarray()
+        f["cover"] = self._coverage(pass_q > 0, cols, asked, index.idf_, total)
         bm25 = index.bm25(text, rows)
         f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
-        if self.char_space_ is not None:
-            char_q = self.char_space_.transform([text])
-            f["char"] = np.asarray((self.char_matrix_[rows] @ char_q.T).todense()).ravel()
-        else:
-            f["char"] = np.zeros(rows.size)
+        f["char"] = _cosines(self.char_space_, self.char_matrix_, text, rows)
+        f["phrase"] = _phrase_cover(self.__dict__.get("phrase_space_"), self.__dict__.get("phrase_matrix_"), text, rows)
         prev = self.previous_[rows]
         has_prev = prev >= 0
         f["previous"] = np.zeros(rows.size)
         if has_prev.any():
-            f["previous"][has_prev] = np.asarray(index.matrix_[prev[has_prev]] @ q_col).ravel()
-        f["title"] = np.asarray((self.title_matrix_[rows] @ q_col)).ravel()
+            f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
+        f["title"] = self.title_matrix_[rows][:, cols].toarray() @ q_data
         f["lsa"] = np.zeros(rows.size)
         if self.lsa_ is not None:
-            q_lsa = np.asarray(query @ self.lsa_components_.T).ravel()
+            q_lsa = q_data @ self.lsa_components_[:, cols].T
             norm = float(np.linalg.norm(q_lsa))
             if norm > 0:
                 f["lsa"] = np.clip(self.lsa_[rows] @ (q_lsa / norm), 0.0, None)
         return f
 
+    def _coverage(self, present: np.ndarray, cols: np.ndarray, asked: np.ndarray,
+                  idf: np.ndarray, total: float) -> np.ndarray:
+        """Share of the question's idf mass whose terms (or, partly, their family) occur in each row.
 
-def _coverage(matrix: sparse.csr_matrix, cols: np.ndarray, idf: np.ndarray, total: float) -> np.ndarray:
-    """Share of the question's idf mass whose terms occur in each row."""
-    if total <= 0 or cols.size == 0:
-        return np.zeros(matrix.shape[0])
-    present = (matrix[:, cols] > 0).astype(np.float32)
-    return np.asarray(present @ idf).ravel() / total
+        ``present`` is a boolean (rows x query columns) matrix.
+        """
+        if total <= 0 or asked.size == 0:
+            return np.zeros(present.shape[0])
+        pos = {c: i for i, c in enumerate(cols.tolist())}
+        family = self.__dict__.get("family_") or {}
+        w = self.params.family_weight
+        credit = np.zeros(present.shape[0])
+        for c in asked.tolist():
+            hit = present[:, pos[c]].astype(np.float64)
+            for rel in family.get(c, ()):
+                if rel in pos:
+                    hit = np.maximum(hit, w * present[:, pos[rel]])
+            credit += idf[c] * hit
+        return credit / total
+
+
+NUMBER, NAME = 0, 1
+_HOW_NUMBER = frozenset("many much long old far often large big tall high wide deep".split())
+_WHAT_NUMBER = frozenset("year years date century decade month day time percent percentage age".split())
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+    million billion dozen half first second third fourth fifth""".split()
+)
+
+
+def answer_kind(question: str) -> int | None:
+    """What shape of answer a question asks for: NUMBER, NAME or None (anything).
+
+    Read from the question word alone ('when', 'how many', 'what year' ask for
+    a number or date; 'who' and 'where' for a name), which is English grammar,
+    not knowledge of any story.
+    """
+    ws = words(question)
+    for i, w in enumerate(ws):
+        nxt = ws[i + 1] if i + 1 < len(ws) else ""
+        if w == "when" or (w == "how" and nxt in _HOW_NUMBER) or (w in ("what", "which") and nxt in _WHAT_NUMBER):
+            return NUMBER
+        if w in ("who", "whom", "whose", "where"):
+            return NAME
+        if w in ("what", "which", "how", "why"):
+            return None
+    return None
+
+
+def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The words of a sentence that could answer a NUMBER or a NAME question.
+
+    Numbers: words with a digit, and number words. Names: capitalised words
+    after the sentence's first word (the first is capitalised anyway), and
+    stop words never count.
+    """
+    tokens = sentence.split()
+    numbers, names = set(), set()
+    for i, tok in enumerate(tokens):
+        for w in words(tok):
+            if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
+                numbers.add(w)
+            elif i > 0 and tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS:
+                names.add(w)
+    return frozenset(numbers), frozenset(names)
+
+
+def _families(vocabulary: dict[str, int]) -> dict[int, tuple[int, ...]]:
+    """Word families in a vocabulary of stems: pairs that differ by a short affix.
+
+    Two alphabetic unigram terms are family when the shorter (at least five
+    letters) is the longer with up to four letters cut from the front
+    ('imprison'/'prison', 'retweet'/'tweet', 'nonviolent'/'violent') or up to
+    three cut from the end ('sentence'/'sentenc', 'discussion'/'discuss').
+    Read off the story's own words, so it needs no word list and finds the
+    families each story actually uses.
+    """
+    terms = {t: c for t, c in vocabulary.items() if " " not in t and t.isalpha()}
+    pairs: dict[int, set[int]] = {}
+    for term, col in terms.items():
+        cuts = [term[i:] for i in range(1, 5)] + [term[:-i] for i in range(1, 4)]
+        for part in cuts:
+            if len(part) >= 5 and (rel := terms.get(part)) is not None:
+                pairs.setdefault(col, set()).add(rel)
+                pairs.setdefault(rel, set()).add(col)
+    return {c: tuple(sorted(r)) for c, r in pairs.items()}
+
+
+def _cosines(space: TfidfSpace | None, matrix: sparse.csr_matrix | None, text: str, rows: np.ndarray) -> np.ndarray:
+    """Cosine of ``text`` with the given rows of a fitted space (zeros when the space is off)."""
+    if space is None or matrix is None:
+        return np.zeros(rows.size)
+    q = space.transform([text])
+    if q.nnz == 0:
+        return np.zeros(rows.size)
+    return matrix[rows][:, q.indices].toarray() @ q.data
+
+
+def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], weight: float) -> sparse.csr_matrix:
+    """Rocchio pseudo-relevance feedback: the query plus ``weight`` times the top rows' centroid."""
+    centroid = sparse.csr_matrix(index.matrix_[rows].mean(axis=0))
+    q = (query + weight * centroid).tocsr()
+    q.data /= max(float(np.linalg.norm(q.data)), 1e-12)
+    return q
+
+
+def _phrase_cover(space: TfidfSpace | None, matrix: sparse.csr_matrix | None, text: str, rows: np.ndarray) -> np.ndarray:
+    """Share of the idf mass of the question's phrases (those the story uses at all) found in each row.
+
+    A coverage rather than a cosine, so one rare phrase copied from the text
+    ('while in prison') counts fully even in a long paragraph.
+    """
+    if space is None or matrix is None:
+        return np.zeros(rows.size)
+    cols = sorted({c for c in map(space.vocabulary_.get, space.analyzer(text)) if c is not None})
+    if not cols:
+        return np.zeros(rows.size)
+    idf = space.idf_[cols]
+    present = matrix[rows][:, cols].toarray() > 0
+    return (present @ idf) / float(idf.sum())
 
 
 def _unknown_mass(index: PassageIndex, text: str) -> float:

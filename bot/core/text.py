@@ -48,9 +48,14 @@ def normalise(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lowercase ASCII-ish form for indexing: accents stripped, quotes straightened."""
-    text = normalise(text)
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c))
+    text = _strip_marks(normalise(text))
+    # Compatibility forms can decompose to capitals ('\U0001d400' MATHEMATICAL BOLD A is 'A'),
+    # and lowercasing can add marks ('\u0130' is 'i' plus a dot), so lowercase and strip again.
+    return _strip_marks(text.lower())
+
+
+def _strip_marks(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 # A word: letters/digits, keeping inner apostrophes, dots in abbreviations
