@@ -19,7 +19,7 @@ from .text import analyse, clean, normalise
 
 MAX_QUESTION_CHARS = 500
 CONTEXT_WEIGHT = 0.4  # an earlier question steers a follow-up, but must not outweigh it
-SENTENCE_RANK_DECAY = 0.8  # a sentence from the 2nd passage must beat the 1st's by this factor
+SENTENCE_PASSAGES = 3  # the answering sentence is looked for in this many top passages
 
 EMPTY_NOTICE = "Ask me a question about the story, for example: who met whom, and why?"
 NOTHING_NOTICE = "I couldn't find any words to search for in that. Try asking with a few words from the story."
@@ -87,17 +87,14 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
     return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, margin))
 
 
-def _answer_sentence(engine: Engine, ranked: Sequence[Scored]) -> tuple[str | None, int | None]:
-    """The best sentence among the top passages, preferring higher-ranked passages."""
-    best, best_value, best_hit = None, 0.0, None
-    for i, s in enumerate(ranked[:3]):
-        value = s.sentence * (SENTENCE_RANK_DECAY ** i)
-        if value > best_value:
-            best, best_value, best_hit = engine.ranker.sentences_[s.best_sentence], value, i
-    if best is None and ranked:
-        first = ranked[0]
-        best, best_hit = engine.ranker.sentences_[first.best_sentence], 0
-    return best, best_hit
+def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
+                     ranked: Sequence[Scored]) -> tuple[str | None, int | None]:
+    """The best sentence among the top passages (see :meth:`Ranker.pick_sentence`)."""
+    picked = engine.ranker.pick_sentence(engine.index, query, question, [s.row for s in ranked[:SENTENCE_PASSAGES]])
+    if picked is None:
+        return None, None
+    row, hit = picked
+    return engine.ranker.sentences_[row], hit
 
 
 def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: int = 5) -> Answer:
@@ -115,7 +112,7 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
                       terms=tuple(sorted(set(analyse(question)))))
     evidence = _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
     conf = confidence(evidence)
-    sentence, sentence_hit = _answer_sentence(engine, ranked)
+    sentence, sentence_hit = _answer_sentence(engine, query, question, ranked)
     hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank) for rank, s in enumerate(ranked, start=1))
     stems = set(analyse(question)) | (set(analyse(context)) if context else set())
     return Answer(

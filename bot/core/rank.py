@@ -38,6 +38,9 @@ class RankParams:
     w_typed: weight of the answer-shape evidence: a sentence that matches the
         question and also holds something of the shape the question asks for
         (a number or date for 'when' and 'how many', a name for 'who').
+    s_typed, s_before, s_first: how the answering sentence is picked (see
+        :meth:`Ranker.pick_sentence`), relative to the sentence's coverage of
+        the question.
     family_weight: how much a word of the same family in the story's
         vocabulary ('prison' for 'imprisoned') counts, relative to the word
         itself; 0 turns family expansion off.
@@ -60,6 +63,9 @@ class RankParams:
     phrase_ngrams: tuple[int, int] = (2, 3)
     family_weight: float = 1.0
     prf_weight: float = 0.0
+    s_typed: float = 0.33
+    s_before: float = 0.27
+    s_first: float = 0.67
     prf_docs: int = 3
     rich_limit: int = 200_000
     """Above this many passages, only the word, sentence-free and headline evidence is used:
@@ -208,6 +214,41 @@ class Ranker:
             Scored(int(rows[i]), float(fused[i]), float(f["word"][i]), float(f["sentence"][i]), int(f["best_sentence"][i]))
             for i in order[:k]
         ]
+
+    def pick_sentence(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
+                      rows: Sequence[int]) -> tuple[int, int] | None:
+        """The sentence that best answers the question among the given ranked passages.
+
+        Returns ``(sentence row, position of its passage in rows)``. A
+        sentence scores by how much of the question's information it covers,
+        whether it holds something of the shape the question asks for (see
+        :func:`answer_kind`), and how much the sentence before it covers (an
+        answer often follows the sentence that restates the question: 'Kushner
+        has a personal stake in the issue. Back in 2005, his father...'). The
+        first passage gets a head start: it was ranked first on more evidence.
+        """
+        p = self.params
+        if not len(rows):
+            return None
+        asked = query.indices[index.unigram_[query.indices]]
+        query = self.expand(index, query)
+        cols = query.indices
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.sentence_starts_[rows], self.sentence_starts_[rows + 1]
+        sent_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        seg = np.repeat(np.arange(rows.size), ends - starts)
+        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
+        cover = self._coverage(self.sentence_matrix_[sent_rows][:, cols].toarray() > 0, cols, asked, index.idf_, total)
+        kind = answer_kind(text)
+        asked_words = set(words(text))
+        typed = np.asarray([kind is not None and bool(self.shapes_[r][kind] - asked_words) for r in sent_rows.tolist()],
+                           dtype=np.float64)
+        before = np.zeros(sent_rows.size)
+        same = seg[1:] == seg[:-1]
+        before[1:][same] = cover[:-1][same]
+        score = cover + p.s_typed * typed + p.s_before * before + p.s_first * (seg == 0)
+        best = int(np.argmax(score))  # first of equals: earlier passage, earlier sentence
+        return int(sent_rows[best]), int(seg[best])
 
     def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray,
                  asked: np.ndarray | None = None) -> dict[str, np.ndarray]:
