@@ -151,7 +151,7 @@ def _write_atomic(path: Path, head: bytes, sections: list[memoryview]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cache")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; let the service user read it too
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a service user and the operator may differ
         with os.fdopen(fd, "wb") as fh:
             fh.write(head)
             for s in sections:
@@ -167,12 +167,6 @@ def _write_atomic(path: Path, head: bytes, sections: list[memoryview]) -> None:
             pass
         raise
     _remove_stale_temps(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _remove_stale_temps(directory: Path) -> None:

@@ -1,15 +1,26 @@
 """The lexical index: TF-IDF over clean paragraphs, searched through postings.
 
-``PassageIndex.build`` learns the vocabulary and weights once with
-scikit-learn's ``TfidfVectorizer``; afterwards a question is turned into a
-vector by :class:`TfidfSpace` with numpy alone (same analyser, same formula),
-so answering, and loading a cached index, never imports scikit-learn.
-``search`` scores only the postings of the question's terms, so a question
-costs time in proportion to how often its words occur, not to corpus size.
+``PassageIndex.build`` learns the vocabulary and weights once, with
+scikit-learn's ``CountVectorizer`` and ``TfidfTransformer`` (exactly what
+``TfidfVectorizer`` does, split in two so the term counts serve the BM25
+evidence too and each paragraph is analysed once); afterwards a question is
+turned into a vector by :class:`TfidfSpace` with numpy alone (same analyser,
+same formula), so answering, and loading a cached index, never imports
+scikit-learn.
+
+``search`` scores only the postings of the question's terms. On a large
+archive it goes further, with a threshold algorithm over impact-ordered
+postings: it reads each term's highest-weighted postings first, scores those
+passages exactly, and stops as soon as no unread passage could still reach
+the top k. A question then costs time in proportion to the few postings that
+matter, not to how often its words occur; the result is the same top k as
+scoring every posting (``tests/test_scale_search.py`` checks this).
 """
 from __future__ import annotations
 
 import math
+import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,16 +39,24 @@ class IndexParams:
         more telling than once, but not five times more.
     bigrams: add adjacent-term pairs, so "life sentence" outranks a paragraph
         that has "life" and "sentence" far apart.
+    bigram_limit: above this many passages bigrams are left out: on an
+        archive nearly every pair is new, and tens of millions of pairs would
+        cost gigabytes for little gain over the re-ranker's evidence.
     max_df: ignore terms in more than this share of paragraphs; on large
         archives they are near stop words and cost the most to score.
     min_df: drop terms seen in fewer paragraphs (1 keeps rare names, which
         are often exactly what people ask about).
+    exact_limit: up to this many passages, search multiplies every posting
+        of the question's terms (already instant); above it, the threshold
+        search reads only the postings that can change the top k.
     """
 
     sublinear_tf: bool = True
     bigrams: bool = True
+    bigram_limit: int = 200_000
     max_df: float = 1.0
     min_df: int = 1
+    exact_limit: int = 50_000
     bigram_weight: float = 1.0
     """A matched pair counts this much of a word: pairs of names ("alice johnson")
     are rarer than either name, so at full weight they drown the other words."""
@@ -62,6 +81,50 @@ class WordAnalyzer:
         terms = [stem(w) for w in words(text) if w not in STOP_WORDS]
         if self.bigrams and len(terms) > 1:
             terms = terms + [f"{a} {b}" for a, b in zip(terms, terms[1:])]
+        return terms
+
+
+# The word pattern of text.words. On ASCII text, text.fold changes only case
+# and whitespace, which the pattern does not see, so words(t) is this pattern
+# over t.lower() with a possessive 's dropped (tests/test_scale_search.py
+# checks the equality on every story and on random text).
+_ASCII_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_UNSEEN = object()
+
+
+class _BuildAnalyzer:
+    """The word analyser for bulk use while building: same terms, several times faster.
+
+    ASCII text skips the Unicode folding (a no-op there) and each distinct
+    word is stemmed once (a memo); other text goes through the analyser
+    itself. It also reports progress every ``step`` texts. Never pickled:
+    the fitted space keeps the plain :class:`WordAnalyzer`.
+    """
+
+    def __init__(self, analyzer: WordAnalyzer, progress: Callable[[int, int], None] | None = None,
+                 total: int = 0, step: int = 5000) -> None:
+        self.analyzer = analyzer
+        self.memo: dict[str, str | None] = {}
+        self.progress, self.total, self.step, self.done = progress, total, step, 0
+
+    def __call__(self, text: str) -> list[str]:
+        if self.progress is not None:
+            self.done += 1
+            if self.done % self.step == 0:
+                self.progress(min(self.done, self.total), self.total)
+        if not text.isascii():
+            return self.analyzer(text)
+        memo = self.memo
+        terms = []
+        for w in _ASCII_WORD.findall(text.lower()):
+            term = memo.get(w, _UNSEEN)
+            if term is _UNSEEN:
+                base = w[:-2] if w.endswith("'s") else w
+                term = memo[w] = None if base in STOP_WORDS else stem(base)
+            if term is not None:
+                terms.append(term)
+        if self.analyzer.bigrams and len(terms) > 1:
+            terms += [f"{a} {b}" for a, b in zip(terms, terms[1:])]
         return terms
 
 
@@ -120,6 +183,38 @@ class TfidfSpace:
         self._transform = vectorizer.transform  # faster for bulk transforms while building
         return matrix.tocsr()
 
+    def fit_counts(self, texts: Sequence[str], analyzer: Callable[[str], list[str]] | None = None
+                   ) -> sparse.csr_matrix:
+        """Learn the vocabulary and idf; return the raw term counts (float32 CSR).
+
+        ``analyzer`` may replace ``self.analyzer`` for this bulk pass when it
+        gives the same terms faster. ``weigh(counts)`` then gives exactly the
+        rows ``fit_transform`` would, without analysing the texts again.
+        """
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer  # build time only
+
+        counter = CountVectorizer(
+            analyzer=analyzer or self.analyzer, dtype=np.float32,
+            min_df=self.min_df, max_df=self.max_df if len(texts) > 1 else 1.0,
+        )
+        try:
+            counts = counter.fit_transform(texts)
+        except ValueError:  # no term at all (e.g. every text is punctuation)
+            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
+        self.vocabulary_ = {t: int(i) for t, i in counter.vocabulary_.items()}
+        self.idf_ = self._weigher.idf_.astype(np.float32)
+        self._counter = counter
+        self._transform = lambda texts: self._weigher.transform(counter.transform(texts), copy=False)
+        return sparse.csr_matrix(counts)
+
+    def weigh(self, counts: sparse.csr_matrix, copy: bool = True) -> sparse.csr_matrix:
+        """TF-IDF rows from ``fit_counts``'s counts (in place when ``copy`` is False)."""
+        if counts.shape[1] == 0:
+            return counts.copy() if copy else counts
+        return sparse.csr_matrix(self._weigher.transform(counts, copy=copy))
+
     def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Raw term counts in this space's vocabulary (for BM25)."""
         indptr, indices, data = [0], [], []
@@ -136,7 +231,8 @@ class TfidfSpace:
 
     def finish(self) -> None:
         """Drop build-time helpers so the fitted space pickles small and loads without scikit-learn."""
-        self.__dict__.pop("_transform", None)
+        for helper in ("_transform", "_counter", "_weigher"):
+            self.__dict__.pop(helper, None)
 
     @property
     def size(self) -> int:
@@ -171,7 +267,10 @@ class PassageIndex:
 
     ``__init__`` stores the parameters; ``build`` fits them, setting
     ``space_`` (the word TF-IDF space), ``matrix_`` (passages x terms, rows
-    L2-normalised, CSR) and ``postings_`` (the same matrix as CSC).
+    L2-normalised, CSR), ``postings_`` (the same matrix as CSC), ``bm25_``
+    (BM25 impacts, sharing ``matrix_``'s structure) and, above
+    ``exact_limit`` passages, ``impact_order_`` (each column's postings by
+    decreasing weight, for the threshold search).
     """
 
     def __init__(self, params: IndexParams = IndexParams()) -> None:
@@ -179,14 +278,23 @@ class PassageIndex:
 
     def build(self, passages: Sequence[str], progress: Callable[[int, int], None] | None = None) -> "PassageIndex":
         p = self.params
-        self.space_ = TfidfSpace(WordAnalyzer(p.bigrams), p.sublinear_tf, p.min_df, p.max_df)
-        self.matrix_ = self.space_.fit_transform(passages)
+        n = len(passages)
+        analyzer = WordAnalyzer(p.bigrams and n <= p.bigram_limit)
+        self.space_ = TfidfSpace(analyzer, p.sublinear_tf, p.min_df, p.max_df)
+        bulk = _BuildAnalyzer(analyzer, progress, n, step=max(1000, n // 100))
+        counts = self.space_.fit_counts(passages, bulk)
+        bulk.progress = None  # later bulk transforms (the re-ranker's sentences) are not this stage
+        bm25 = _bm25_impacts(counts, p.bm25_k1, p.bm25_b).data
+        self.matrix_ = self.space_.weigh(counts, copy=False)  # counts become weights in place
+        del counts
+        self.bm25_ = _sharing(self.matrix_, bm25)
         self.postings_ = self.matrix_.tocsc()
-        self.bm25_ = _bm25_impacts(self.space_.counts(passages), p.bm25_k1, p.bm25_b)
+        self.postings_.sort_indices()
+        self.impact_order_ = _impact_order(self.postings_) if n > p.exact_limit else None
         terms = sorted(self.space_.vocabulary_, key=self.space_.vocabulary_.get)
         self.unigram_ = np.fromiter((" " not in t for t in terms), dtype=bool, count=len(terms))
         if progress:
-            progress(len(passages), len(passages))
+            progress(n, n)
         return self
 
     def finish(self) -> None:
@@ -225,9 +333,84 @@ class PassageIndex:
         weights[~self.unigram_[counts.indices]] *= self.params.bigram_weight
         return np.asarray(self.bm25_[rows][:, counts.indices] @ weights).ravel()
 
-    def search(self, query: sparse.csr_matrix, k: int) -> list[tuple[int, float]]:
-        """The ``k`` best passages for a query vector, as ``(row, cosine)``, best first."""
-        return top_k(self.scores(query), k)
+    def search(self, query: sparse.csr_matrix, k: int, *, exact: bool | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best passages for a query vector, as ``(row, cosine)``, best first.
+
+        ``exact`` forces (True) or avoids (False) scoring every posting; by
+        default small indexes do, large ones use the threshold search. Both
+        give the same passages and scores (ties at the k-th place aside).
+        """
+        order = getattr(self, "impact_order_", None)
+        if exact is None:
+            exact = order is None
+        if exact or query.indices.size == 0 or k <= 0:
+            return top_k(self.scores(query), k)
+        if order is None:
+            order = self.impact_order_ = _impact_order(self.postings_)
+        return _threshold_search(self.postings_, order, query.indices, query.data.astype(np.float32), k)
+
+
+def _sharing(structure: sparse.csr_matrix, data: np.ndarray) -> sparse.csr_matrix:
+    """A CSR matrix with ``structure``'s indices and indptr (the same arrays, not copies) and ``data``."""
+    m = sparse.csr_matrix(structure.shape, dtype=data.dtype)
+    m.indptr, m.indices, m.data = structure.indptr, structure.indices, data
+    return m
+
+
+def _impact_order(postings: sparse.csc_matrix) -> np.ndarray:
+    """For each column, positions of its postings by decreasing weight (ties by row).
+
+    ``order[indptr[c]:indptr[c+1]]`` indexes ``postings.data`` / ``.indices``.
+    """
+    nnz_cols = np.repeat(np.arange(postings.shape[1], dtype=np.int32), np.diff(postings.indptr))
+    # data >= 0, so sorting by (column, -weight) with a stable sort keeps rows ascending among ties
+    order = np.lexsort((-postings.data, nnz_cols)).astype(np.int32 if postings.nnz < 2**31 else np.int64)
+    return order
+
+
+_FIRST_BLOCK = 64  # postings read per term in the first round (at least k)
+_GROWTH = 4  # each further round reads this many times more
+_SLACK = 1e-5  # float32 sums: a bound must beat the k-th score by more than rounding
+
+
+def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.ndarray, q: np.ndarray,
+                      k: int) -> list[tuple[int, float]]:
+    """Exact top ``k`` of ``postings[:, cols] @ q`` reading as few postings as possible.
+
+    Fagin's threshold algorithm, in blocks: read each term's next best
+    postings, score every passage seen so far exactly (random access by
+    binary search in the column, whose rows are sorted), and stop when the
+    k-th best score beats the most any unseen passage could get: the sum over
+    terms of the query weight times the term's next unread weight.
+    """
+    indptr, rows, data = postings.indptr, postings.indices, postings.data
+    starts = indptr[cols].astype(np.int64)
+    lengths = indptr[cols + 1].astype(np.int64) - starts
+    depth = np.minimum(lengths, max(_FIRST_BLOCK, 2 * k))
+    while True:
+        seen = np.unique(np.concatenate([
+            rows[order[s:s + d]] for s, d in zip(starts.tolist(), depth.tolist()) if d
+        ]))
+        scores = np.zeros(seen.size, dtype=np.float32)
+        for s, n, w in zip(starts.tolist(), lengths.tolist(), q):
+            col_rows = rows[s:s + n]
+            pos = np.searchsorted(col_rows, seen)
+            pos[pos == n] = n - 1 if n else 0
+            found = col_rows[pos] == seen
+            contrib = np.zeros(seen.size, dtype=np.float32)
+            contrib[found] = w * data[s + pos[found]]
+            scores += contrib
+        left = depth < lengths
+        if not left.any():
+            break
+        nxt = data[order[starts[left] + depth[left]]]
+        bound = float(np.dot(q[left].astype(np.float64), nxt.astype(np.float64)))
+        if np.count_nonzero(scores) >= k:
+            kth = float(np.partition(scores, seen.size - k)[seen.size - k])
+            if bound * (1 + _SLACK) + _SLACK < kth:
+                break
+        depth = np.minimum(lengths, depth * _GROWTH)
+    return [(int(seen[i]), s) for i, s in top_k(scores, k)]
 
 
 def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:
@@ -235,16 +418,15 @@ def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_
 
     Uses the always-positive idf ln(1 + (N - df + 0.5) / (df + 0.5)).
     """
-    counts = counts.tocsr().astype(np.float32)
+    counts = counts.tocsr().astype(np.float32, copy=False)
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     lengths = np.asarray(counts.sum(axis=1)).ravel()
     norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
-    impacts = counts.copy()
     row_norm = np.repeat(norm, np.diff(counts.indptr))
-    impacts.data = (idf[counts.indices] * counts.data * (k1 + 1) / (counts.data + row_norm)).astype(np.float32)
-    return impacts
+    data = (idf[counts.indices] * counts.data * (k1 + 1) / (counts.data + row_norm)).astype(np.float32)
+    return _sharing(counts, data)
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
