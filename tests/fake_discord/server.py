@@ -38,9 +38,10 @@ JSON = "application/json"
 _ids = itertools.count(1)
 
 
-def snowflake() -> int:
-    """A new id shaped like Discord's (time in the high bits), unique in this process."""
-    return ((int(time.time() * 1000) - DISCORD_EPOCH) << 22) | (next(_ids) & 0x3FFFFF)
+def snowflake(at: float | None = None) -> int:
+    """A new id shaped like Discord's (creation time ``at`` in the high bits), unique in this process."""
+    at = time.time() if at is None else at
+    return ((int(at * 1000) - DISCORD_EPOCH) << 22) | (next(_ids) & 0x3FFFFF)
 
 
 def now_iso() -> str:
@@ -496,9 +497,9 @@ class FakeDiscord:
         return self._edit(int(msg["id"]), body)
 
     def _base_interaction(self, kind: int, data: dict[str, Any], user: dict[str, Any] | None,
-                          channel_id: int | None, dm: bool, roles: list[int]) -> dict[str, Any]:
+                          channel_id: int | None, dm: bool, roles: list[int], age: float = 0.0) -> dict[str, Any]:
         user = user or self.user()
-        iid = snowflake()
+        iid = snowflake(time.time() - age)
         token = f"itoken-{iid}"
         inter: dict[str, Any] = {
             "id": str(iid), "application_id": str(self.app_id), "type": kind, "data": data, "token": token,
@@ -520,9 +521,13 @@ class FakeDiscord:
 
     async def interact(self, kind: int, data: dict[str, Any], *, user: dict[str, Any] | None = None,
                        channel_id: int | None = None, dm: bool = False, roles: list[int] = (),
-                       message: dict[str, Any] | None = None) -> Interaction:
-        """Inject an INTERACTION_CREATE of any type; returns its id and token."""
-        inter = self._base_interaction(kind, data, user, channel_id, dm, list(roles))
+                       message: dict[str, Any] | None = None, age: float = 0.0) -> Interaction:
+        """Inject an INTERACTION_CREATE of any type; returns its id and token.
+
+        ``age`` makes the interaction that many seconds old (its id carries the time),
+        as when Discord delivers it late: the bot then has less of its 3 s left.
+        """
+        inter = self._base_interaction(kind, data, user, channel_id, dm, list(roles), age)
         if message is not None:
             inter["message"] = message
         self._interactions[inter["token"]] = inter
@@ -542,14 +547,14 @@ class FakeDiscord:
         return 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float) else 3
 
     async def slash(self, name: str, *, user: dict[str, Any] | None = None, channel_id: int | None = None,
-                    dm: bool = False, roles: list[int] = (), **options: Any) -> Interaction:
+                    dm: bool = False, roles: list[int] = (), age: float = 0.0, **options: Any) -> Interaction:
         """Inject a slash command as a user runs it: ``await fake.slash("ask", question="...")``."""
         cmd = self._command(name)
         data = {"id": cmd["id"], "name": name, "type": 1,
                 "options": [{"name": k, "type": self._option_type(v), "value": v} for k, v in options.items()]}
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
-        return await self.interact(2, data, user=user, channel_id=channel_id, dm=dm, roles=roles)
+        return await self.interact(2, data, user=user, channel_id=channel_id, dm=dm, roles=roles, age=age)
 
     async def autocomplete(self, name: str, option: str, value: str, *, user: dict[str, Any] | None = None,
                            **others: Any) -> Interaction:
@@ -582,6 +587,13 @@ class FakeDiscord:
         """The bot's first response to ``interaction`` (its callback POST)."""
         return await self.wait_for("POST", rf"^/interactions/{interaction.id}/{re.escape(interaction.token)}/callback$",
                                    timeout=timeout)
+
+    def original(self, interaction: Interaction) -> dict[str, Any]:
+        """The message the bot's first response to ``interaction`` created (as stored by the fake)."""
+        msg = self._interactions[interaction.token].get("original")
+        if msg is None:
+            raise KeyError(f"interaction {interaction.id} has no response message yet")
+        return msg
 
     async def answer_to(self, interaction: Interaction, timeout: float = 5.0) -> dict[str, Any]:
         """The message payload the user finally sees: the callback's data, or the follow-up after a defer."""
