@@ -153,11 +153,8 @@ class Ranker:
         self.lsa_components_ = None
         self.lsa_ = None
         if rich and n_comp >= 2:
-            from sklearn.decomposition import TruncatedSVD  # build time only
-
-            svd = TruncatedSVD(n_components=n_comp, random_state=0)
-            self.lsa_ = _unit_rows(svd.fit_transform(index.matrix_))
-            self.lsa_components_ = svd.components_.astype(np.float32)
+            coords, self.lsa_components_ = _latent(index.matrix_, n_comp)
+            self.lsa_ = _unit_rows(coords)
         return self
 
     def finish(self) -> None:
@@ -440,6 +437,22 @@ def _unknown_mass(index: PassageIndex, text: str) -> float:
     vocab = index.vocabulary_
     unknown = {t for t in analyse(text) if t not in vocab}
     return len(unknown) * (float(index.idf_.max()) if index.idf_.size else 1.0)
+
+
+def _latent(matrix: sparse.csr_matrix, n_comp: int) -> tuple[np.ndarray, np.ndarray]:
+    """Passages in a latent space of ``n_comp`` dimensions, and the term-to-latent components.
+
+    A story of a few hundred passages is factorised exactly (dense SVD takes
+    milliseconds); larger ones with scikit-learn's randomized TruncatedSVD,
+    whose set-up costs more than the whole factorisation of a small story.
+    """
+    if matrix.shape[0] * matrix.shape[1] <= 20_000_000:
+        u, sigma, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
+        return (u[:, :n_comp] * sigma[:n_comp]).astype(np.float32), vt[:n_comp].astype(np.float32)
+    from sklearn.decomposition import TruncatedSVD  # build time only, large stories
+
+    svd = TruncatedSVD(n_components=n_comp, random_state=0)
+    return svd.fit_transform(matrix).astype(np.float32), svd.components_.astype(np.float32)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
