@@ -302,6 +302,8 @@ async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
             bot.http.connector = discord.utils.MISSING
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
+            if bot.is_closed():  # stopped (SIGTERM) while waiting
+                return EXIT_OK
     while not bot.is_closed():
         try:
             await bot.connect(reconnect=True)

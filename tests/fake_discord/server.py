@@ -236,12 +236,19 @@ class FakeDiscord:
         await self._wait(condition, timeout, what, lambda: None)
 
     async def _wait(self, cond: Callable[[], bool], timeout: float, what: str, result: Callable[[], Any]) -> Any:
-        try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(cond), timeout)
-        except asyncio.TimeoutError:
-            seen = "\n  ".join(map(repr, self.requests[-15:]))
-            raise TimeoutError(f"fake Discord: no {what} within {timeout} s; last requests:\n  {seen}") from None
+        # Woken by every request and gateway frame, and re-checked every 20 ms for
+        # conditions on the bot's side (a cache filled by an event, a file written).
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not cond():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = "\n  ".join(map(repr, self.requests[-15:]))
+                    raise TimeoutError(f"fake Discord: no {what} within {timeout} s; last requests:\n  {seen}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), min(left, 0.02))
+                except asyncio.TimeoutError:
+                    pass
         return result()
 
     async def _notify(self) -> None:
