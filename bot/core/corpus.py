@@ -126,7 +126,10 @@ _BIO = re.compile(
     r"(?:writer|editor|reporter|journalist|correspondent|contributor|author|columnist|producer|publisher)\b"
 )
 _INLINE_LINK = re.compile(r"\s*\(\s*(?:[A-Za-z ]{1,15}:\s*)?(?:https?://|www\.)[^\s)]+\s*\)")
-_TRAILING_FRAGMENT = re.compile(r"([.!?]['\"\u2019\u201d]?) (?:[A-Z][\w&'\-]*\s?){1,6}$")
+# One to six capitalised words after a sentence end; the words are separated by
+# required whitespace so the match is linear (an optional separator made long
+# runs of capitals backtrack exponentially).
+_TRAILING_FRAGMENT = re.compile(r"([.!?]['\"\u2019\u201d]?) [A-Z][\w&'\-]*(?:\s[A-Z][\w&'\-]*){0,5}\s?$")
 
 
 def _units(text: str) -> list[_Unit]:
@@ -251,7 +254,7 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
             if _LIST_LIKE.match(t):
                 dropped.append(t)
                 continue
-            if (m := _BYLINE.match(t)) and _word_count(t) <= 10:
+            if _word_count(t) <= 10 and (m := _BYLINE.match(t)):  # count first: bounds the regex's work
                 byline = byline or m.group("name").strip()
                 continue
             if title is None:
@@ -263,7 +266,7 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
                     continue
         if title is not None and normalise(t) == normalise(title):
             continue  # the headline repeated
-        if (m := _BYLINE.match(t)) and _word_count(t) <= 10:
+        if _word_count(t) <= 10 and (m := _BYLINE.match(t)):
             byline = byline or m.group("name").strip()
             continue
         near_end = index >= len(units) - 3
