@@ -53,7 +53,7 @@ class IndexParams:
 
     sublinear_tf: bool = True
     bigrams: bool = True
-    bigram_limit: int = 200_000
+    bigram_limit: int = 20_000
     max_df: float = 1.0
     min_df: int = 1
     exact_limit: int = 50_000
@@ -92,40 +92,89 @@ _ASCII_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _UNSEEN = object()
 
 
-class _BuildAnalyzer:
-    """The word analyser for bulk use while building: same terms, several times faster.
+class _WordCounter:
+    """Counts the index terms of many texts at once: the same terms as the analyser, faster.
 
-    ASCII text skips the Unicode folding (a no-op there) and each distinct
-    word is stemmed once (a memo); other text goes through the analyser
-    itself. It also reports progress every ``step`` texts. Never pickled:
-    the fitted space keeps the plain :class:`WordAnalyzer`.
+    On ASCII text each distinct word is folded, stop-word checked and stemmed
+    once (a memo from word to term id); other text, and bigrams, go through
+    the terms path. Counts come out as scikit-learn's ``CountVectorizer``
+    makes them (first-seen term order within a row, then columns renumbered
+    in term order), so the weights that follow are the same to the bit.
+    Used while building only, never pickled.
     """
 
-    def __init__(self, analyzer: WordAnalyzer, progress: Callable[[int, int], None] | None = None,
-                 total: int = 0, step: int = 5000) -> None:
+    def __init__(self, analyzer: WordAnalyzer, vocabulary: dict[str, int] | None = None) -> None:
         self.analyzer = analyzer
-        self.memo: dict[str, str | None] = {}
-        self.progress, self.total, self.step, self.done = progress, total, step, 0
+        self.fixed = vocabulary is not None
+        self.vocabulary: dict[str, int] = vocabulary if vocabulary is not None else {}
+        self.word_ids: dict[str, int] = {}  # lowercased ASCII word -> term id, -1 for none
+        self.word_terms: dict[str, str | None] = {}  # the same, as terms (bigram mode)
 
-    def __call__(self, text: str) -> list[str]:
-        if self.progress is not None:
-            self.done += 1
-            if self.done % self.step == 0:
-                self.progress(min(self.done, self.total), self.total)
+    def _term_id(self, term: str) -> int:
+        i = self.vocabulary.get(term)
+        if i is None:
+            if self.fixed:
+                return -1
+            i = self.vocabulary[term] = len(self.vocabulary)
+        return i
+
+    def _term(self, word: str) -> str | None:
+        base = word[:-2] if word.endswith("'s") else word
+        return None if base in STOP_WORDS else stem(base)
+
+    def _word_id(self, word: str) -> int:
+        ids = self.word_ids
+        if word not in ids:
+            term = self._term(word)
+            ids[word] = -1 if term is None else self._term_id(term)
+        return ids[word]
+
+    def terms(self, text: str) -> list[str]:
+        """The analyser's terms for ``text``."""
         if not text.isascii():
             return self.analyzer(text)
-        memo = self.memo
-        terms = []
+        memo, terms = self.word_terms, []
         for w in _ASCII_WORD.findall(text.lower()):
             term = memo.get(w, _UNSEEN)
             if term is _UNSEEN:
-                base = w[:-2] if w.endswith("'s") else w
-                term = memo[w] = None if base in STOP_WORDS else stem(base)
+                term = memo[w] = self._term(w)
             if term is not None:
                 terms.append(term)
         if self.analyzer.bigrams and len(terms) > 1:
             terms += [f"{a} {b}" for a, b in zip(terms, terms[1:])]
         return terms
+
+    def ids(self, text: str) -> list[int]:
+        """Term ids of ``text`` in order (-1 where a word gives no known term)."""
+        if self.analyzer.bigrams or not text.isascii():
+            return list(map(self._term_id, self.terms(text)))
+        words_ = _ASCII_WORD.findall(text.lower())
+        try:
+            return list(map(self.word_ids.__getitem__, words_))
+        except KeyError:
+            return list(map(self._word_id, words_))
+
+    def count(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
+              ) -> sparse.csr_matrix:
+        """Term counts of ``texts`` (float32 CSR, one row per text, columns by id)."""
+        total = len(texts)
+        step = max(1000, total // 100)
+        indptr, indices, values = array("q", [0]), array("i"), array("i")
+        for done, text in enumerate(texts, start=1):
+            counts = Counter(self.ids(text))
+            counts.pop(-1, None)
+            indices.extend(counts.keys())
+            values.extend(counts.values())
+            indptr.append(len(indices))
+            if progress is not None and done % step == 0:
+                progress(done, total)
+        index_type = np.int32 if len(indices) < 2**31 else np.int64
+        return sparse.csr_matrix(
+            (np.frombuffer(values, dtype=np.int32).astype(np.float32),
+             np.frombuffer(indices, dtype=np.int32).astype(index_type, copy=False),
+             np.frombuffer(indptr, dtype=np.int64).astype(index_type)),
+            shape=(total, len(self.vocabulary)),
+        )
 
 
 class CharAnalyzer:
@@ -183,31 +232,46 @@ class TfidfSpace:
         self._transform = vectorizer.transform  # faster for bulk transforms while building
         return matrix.tocsr()
 
-    def fit_counts(self, texts: Sequence[str], analyzer: Callable[[str], list[str]] | None = None
+    def fit_counts(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
                    ) -> sparse.csr_matrix:
         """Learn the vocabulary and idf; return the raw term counts (float32 CSR).
 
-        ``analyzer`` may replace ``self.analyzer`` for this bulk pass when it
-        gives the same terms faster. ``weigh(counts)`` then gives exactly the
-        rows ``fit_transform`` would, without analysing the texts again.
+        ``weigh(counts)`` then gives exactly the rows ``fit_transform`` would,
+        without analysing the texts again. Needs a :class:`WordAnalyzer`;
+        ``progress(done, total)`` is called as texts are counted.
         """
-        from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer  # build time only
+        from sklearn.feature_extraction.text import TfidfTransformer  # build time only
 
-        counter = CountVectorizer(
-            analyzer=analyzer or self.analyzer, dtype=np.float32,
-            min_df=self.min_df, max_df=self.max_df if len(texts) > 1 else 1.0,
-        )
-        try:
-            counts = counter.fit_transform(texts)
-        except ValueError:  # no term at all (e.g. every text is punctuation)
+        counter = _WordCounter(self.analyzer)
+        counts = counter.count(texts, progress)
+        vocabulary = counter.vocabulary
+        if not vocabulary:  # no term at all (e.g. every text is punctuation)
             self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
             return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        # Columns in term order, then too rare or too common terms out: as CountVectorizer does.
+        terms = sorted(vocabulary)
+        renumber = np.empty(len(terms), dtype=counts.indices.dtype)
+        renumber[[vocabulary[t] for t in terms]] = np.arange(len(terms), dtype=counts.indices.dtype)
+        counts.indices = renumber[counts.indices]
+        n = len(texts)
+        max_df = self.max_df if n > 1 else 1.0
+        high = max_df if isinstance(max_df, int) else max_df * n
+        low = self.min_df if isinstance(self.min_df, int) else self.min_df * n
+        df = np.bincount(counts.indices, minlength=len(terms))
+        keep = (df <= high) & (df >= low)
+        if not keep.any():
+            raise ValueError("no term left after min_df/max_df pruning; lower min_df or raise max_df")
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            counts = sparse.csr_matrix(counts[:, kept])
+            terms = [terms[i] for i in kept]
         self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
-        self.vocabulary_ = {t: int(i) for t, i in counter.vocabulary_.items()}
+        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
         self.idf_ = self._weigher.idf_.astype(np.float32)
-        self._counter = counter
-        self._transform = lambda texts: self._weigher.transform(counter.transform(texts), copy=False)
-        return sparse.csr_matrix(counts)
+        bulk = _WordCounter(self.analyzer, self.vocabulary_)
+        bulk.word_terms = counter.word_terms  # terms do not depend on the vocabulary
+        self._transform = lambda texts: sparse.csr_matrix(self._weigher.transform(bulk.count(texts), copy=False))
+        return counts
 
     def weigh(self, counts: sparse.csr_matrix, copy: bool = True) -> sparse.csr_matrix:
         """TF-IDF rows from ``fit_counts``'s counts (in place when ``copy`` is False)."""
@@ -231,7 +295,7 @@ class TfidfSpace:
 
     def finish(self) -> None:
         """Drop build-time helpers so the fitted space pickles small and loads without scikit-learn."""
-        for helper in ("_transform", "_counter", "_weigher"):
+        for helper in ("_transform", "_weigher"):
             self.__dict__.pop(helper, None)
 
     @property
@@ -267,8 +331,8 @@ class PassageIndex:
 
     ``__init__`` stores the parameters; ``build`` fits them, setting
     ``space_`` (the word TF-IDF space), ``matrix_`` (passages x terms, rows
-    L2-normalised, CSR), ``postings_`` (the same matrix as CSC), ``bm25_``
-    (BM25 impacts, sharing ``matrix_``'s structure) and, above
+    L2-normalised, CSR), ``postings_`` (the same matrix as CSC, rows sorted),
+    ``bm25_`` (BM25 impacts, passages x terms) and, above
     ``exact_limit`` passages, ``impact_order_`` (each column's postings by
     decreasing weight, for the threshold search).
     """
@@ -281,13 +345,10 @@ class PassageIndex:
         n = len(passages)
         analyzer = WordAnalyzer(p.bigrams and n <= p.bigram_limit)
         self.space_ = TfidfSpace(analyzer, p.sublinear_tf, p.min_df, p.max_df)
-        bulk = _BuildAnalyzer(analyzer, progress, n, step=max(1000, n // 100))
-        counts = self.space_.fit_counts(passages, bulk)
-        bulk.progress = None  # later bulk transforms (the re-ranker's sentences) are not this stage
-        bm25 = _bm25_impacts(counts, p.bm25_k1, p.bm25_b).data
+        counts = self.space_.fit_counts(passages, progress)
+        self.bm25_ = _bm25_impacts(counts, p.bm25_k1, p.bm25_b)
         self.matrix_ = self.space_.weigh(counts, copy=False)  # counts become weights in place
         del counts
-        self.bm25_ = _sharing(self.matrix_, bm25)
         self.postings_ = self.matrix_.tocsc()
         self.postings_.sort_indices()
         self.impact_order_ = _impact_order(self.postings_) if n > p.exact_limit else None
@@ -348,13 +409,6 @@ class PassageIndex:
         if order is None:
             order = self.impact_order_ = _impact_order(self.postings_)
         return _threshold_search(self.postings_, order, query.indices, query.data.astype(np.float32), k)
-
-
-def _sharing(structure: sparse.csr_matrix, data: np.ndarray) -> sparse.csr_matrix:
-    """A CSR matrix with ``structure``'s indices and indptr (the same arrays, not copies) and ``data``."""
-    m = sparse.csr_matrix(structure.shape, dtype=data.dtype)
-    m.indptr, m.indices, m.data = structure.indptr, structure.indices, data
-    return m
 
 
 def _impact_order(postings: sparse.csc_matrix) -> np.ndarray:
@@ -426,7 +480,8 @@ def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_
     norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
     row_norm = np.repeat(norm, np.diff(counts.indptr))
     data = (idf[counts.indices] * counts.data * (k1 + 1) / (counts.data + row_norm)).astype(np.float32)
-    return _sharing(counts, data)
+    # Its own index arrays: scipy may sort a matrix's indices in place, which must not reorder another's.
+    return sparse.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
