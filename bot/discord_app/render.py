@@ -116,9 +116,9 @@ def escaped_within(text: str, limit: int, stems: Iterable[str] = ()) -> str:
         size = ulen(out)
         if size <= limit:
             return out
-        budget -= max(size - limit, 1)
+        budget -= max(1, (size - limit + 1) // 2)  # shrink the raw text, gently: escaping roughly doubles punctuation
         if budget <= 0:
-            return ""
+            return ELLIPSIS if limit >= 1 else ""
 
 
 def _emphasise(text: str, stems: frozenset[str]) -> str:
