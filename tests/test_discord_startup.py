@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket
 import sys
 
-from fake_discord.harness import SEEDS, fake  # noqa: F401
-from helpers import REPO, clean_env
+from bot.discord_app import StoryBot, serve
+from fake_discord.harness import SEEDS, bot_settings, fake, shared_story  # noqa: F401
+from helpers import clean_env
 
 NEW_ARTICLE = "A sixth article about the clemency\n\nThe commutation came one week after the meeting in the Oval Office.\n"
 
@@ -90,4 +90,12 @@ async def test_sighup_reloads_and_the_token_never_shows(fake, tmp_path):
             await proc.wait()
     everything = "".join(seen) + err.decode() + out.decode()
     assert fake.token not in everything and "Traceback" not in everything
-    assert os.path.exists(REPO)
+
+
+async def test_refused_message_content_intent_is_one_line_and_exit_2(fake, tmp_path, capsys):
+    fake.reject_identify_code = 4014  # what Discord does when the intent is off in the portal
+    bot = StoryBot(bot_settings(fake, tmp_path, channels=frozenset({fake.channel_id})), story=shared_story())
+    async with bot:
+        code = await asyncio.wait_for(serve(bot), 20)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Message Content intent" in err

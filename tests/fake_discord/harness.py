@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,3 @@ async def bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[StoryBot]:
     async with run_bot(fake, tmp_path) as b:
         yield b
 
-
-def quiet_discord_logs() -> None:
-    logging.getLogger("discord").setLevel(logging.WARNING)
