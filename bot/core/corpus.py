@@ -83,6 +83,24 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
     return text, warning
 
 
+def display_name(name: str) -> str:
+    """A file name safe to print and cite: control, invisible and bidi characters and
+    undecodable bytes are escaped, so a hostile name cannot move the cursor, colour
+    the terminal, split a warning line or reorder text. Ordinary names are unchanged.
+    """
+    if name.isprintable():
+        return name
+    out = []
+    for c in name:
+        if 0xDC80 <= ord(c) <= 0xDCFF:  # a raw byte the file system name held (surrogateescape)
+            out.append(f"\\x{ord(c) - 0xDC00:02x}")
+        elif c.isprintable():
+            out.append(c)
+        else:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
 def list_article_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
     """The ``.txt`` files of ``folder`` in name order, and the entries passed over."""
     files: list[Path] = []
@@ -91,11 +109,11 @@ def list_article_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
         if entry.name.startswith("."):
             continue
         if entry.suffix.lower() != ".txt":
-            skipped.append(Skipped(entry.name, "not a .txt file"))
+            skipped.append(Skipped(display_name(entry.name), "not a .txt file"))
         elif entry.is_symlink() and not entry.exists():
-            skipped.append(Skipped(entry.name, "broken symlink"))
+            skipped.append(Skipped(display_name(entry.name), "broken symlink"))
         elif not entry.is_file():
-            skipped.append(Skipped(entry.name, "not a regular file"))
+            skipped.append(Skipped(display_name(entry.name), "not a regular file"))
         else:
             files.append(entry)
     return files, skipped
@@ -368,14 +386,14 @@ def read_folder(
                     reason = "empty file"
                 else:
                     if note:
-                        warnings.append(f"{path.name}: {note}")
-                    texts[path.name] = text
+                        warnings.append(f"{display_name(path.name)}: {note}")
+                    texts[display_name(path.name)] = text
         except FileNotFoundError:
             reason = "vanished before it could be read"
         except OSError as exc:
             reason = f"unreadable ({exc.strerror or exc})"
         if reason:
-            skipped.append(Skipped(path.name, reason))
+            skipped.append(Skipped(display_name(path.name), reason))
         if progress:
             progress(done, len(files))
     shared = _shared_lines(texts) if len(texts) > 1 else frozenset()
