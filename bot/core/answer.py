@@ -69,8 +69,24 @@ def _idf_mass(engine: Engine, terms: Sequence[str]) -> tuple[float, float, dict[
         col = vocab.get(t)
         weights[t] = float(idf[col]) if col is not None else unseen
     total = sum(weights.values())
-    known = sum(w for t, w in weights.items() if t in vocab)
+    # A word the story never uses but whose family it does ('prison' / 'imprisoned') is partly known.
+    # Half credit: a form the story never uses is weaker evidence than the word itself.
+    family = 0.5 * min(1.0, engine.ranker.params.family_weight)
+    known = sum(w if t in vocab else family * w * bool(engine.ranker.family_of(engine.index, t))
+                for t, w in weights.items())
     return total, known, weights
+
+
+def _credit(engine: Engine, term: str, seen: set[str]) -> float:
+    """1 when the passage has the term; the ranker's family weight when it has a word of its family."""
+    if term in seen:
+        return 1.0
+    family = engine.ranker.family_of(engine.index, term)
+    if not family:
+        return 0.0
+    vocab = engine.index.vocabulary_
+    seen_cols = {vocab[t] for t in seen if t in vocab}
+    return min(1.0, engine.ranker.params.family_weight) if seen_cols.intersection(family) else 0.0
 
 
 def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None) -> Evidence:
@@ -80,7 +96,7 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
         return Evidence(0.0, 0.0, 0.0, 0.0)
     passage = engine.passages[top.row]
     seen = set(analyse(passage.text)) | set(analyse(passage.citation.title))
-    covered = sum(w for t, w in weights.items() if t in seen)
+    covered = sum(w * _credit(engine, t, seen) for t, w in weights.items())
     margin = 0.0
     if top.score > 0:
         margin = (top.score - (second.score if second else 0.0)) / top.score

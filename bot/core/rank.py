@@ -115,8 +115,9 @@ class Ranker:
     space), ``sentence_owner_`` (its passage), ``char_space_`` and
     ``char_matrix_``, ``phrase_space_`` and ``phrase_matrix_``,
     ``title_matrix_`` (each passage's headline), ``family_`` (word families
-    in the vocabulary) and, when enabled, ``lsa_components_`` and ``lsa_``
-    (passages in the latent space).
+    in the vocabulary, by column), ``affixes_`` (the same families keyed by
+    the cut forms, for question words the story never uses) and, when
+    enabled, ``lsa_components_`` and ``lsa_`` (passages in the latent space).
     """
 
     def __init__(self, params: RankParams = RankParams()) -> None:
@@ -148,7 +149,7 @@ class Ranker:
         use_phrase = rich and p.w_phrase > 0
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)) if use_phrase else None
         self.phrase_matrix_ = self.phrase_space_.fit_transform(passages) if use_phrase else None
-        self.family_ = _families(index.vocabulary_) if p.family_weight > 0 else {}
+        self.family_, self.affixes_ = _families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
         self.lsa_components_ = None
         self.lsa_ = None
@@ -166,23 +167,46 @@ class Ranker:
     def sentence_rows(self, row: int) -> range:
         return range(int(self.sentence_starts_[row]), int(self.sentence_starts_[row + 1]))
 
-    def expand(self, index: PassageIndex, query: sparse.csr_matrix) -> sparse.csr_matrix:
+    def family_of(self, index: PassageIndex, term: str) -> tuple[int, ...]:
+        """Columns of the story's words in the family of ``term`` (a stem), known to the story or not."""
+        col = index.vocabulary_.get(term)
+        if col is not None:
+            return self.__dict__.get("family_", {}).get(col, ())
+        affixes = self.__dict__.get("affixes_") or {}
+        if not affixes or len(term) < 5 or not term.isalpha():
+            return ()
+        found = set(affixes.get(term, ()))
+        for part in _cuts(term):
+            rel = index.vocabulary_.get(part)
+            if rel is not None and len(part) >= 5:
+                found.add(rel)
+        return tuple(sorted(found))
+
+    def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "") -> sparse.csr_matrix:
         """The query with each word's family members added at ``family_weight`` (renormalised).
 
-        A member gets the weight its own idf would give, scaled down, so a
-        rare relative of a common word does not outweigh the word asked for.
+        A member gets the weight it would have had in the question, scaled
+        by ``family_weight``. Words of ``text`` the story never uses count
+        too: 'prison' asked of a story that only says 'imprisoned'.
         """
         w = self.params.family_weight
-        family = self.__dict__.get("family_") or {}
-        if w <= 0 or not family or query.nnz == 0:
+        if w <= 0 or not self.__dict__.get("family_"):
             return query
         weights = dict(zip(query.indices.tolist(), query.data.tolist()))
         idf = index.idf_
         added: dict[int, float] = {}
         for col, value in weights.items():
-            for rel in family.get(col, ()):
+            for rel in self.family_.get(col, ()):
                 if rel not in weights:
                     added[rel] = max(added.get(rel, 0.0), w * value * float(idf[rel] / idf[col]))
+        unknown = [t for t in analyse(text) if t not in index.vocabulary_] if text else []
+        if unknown:
+            # The question's raw tf-idf norm, read off any known term (value = idf / norm for tf 1).
+            scale = next((v / float(idf[c]) for c, v in weights.items() if index.unigram_[c]), 1.0)
+            for term in unknown:
+                for rel in self.family_of(index, term):
+                    if rel not in weights:
+                        added[rel] = max(added.get(rel, 0.0), w * float(idf[rel]) * scale)
         if not added:
             return query
         weights.update(added)
@@ -195,7 +219,7 @@ class Ranker:
         """Fuse the evidence for the index's candidates and return them best first."""
         p = self.params
         asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query)
+        query = self.expand(index, query, text)
         hits = index.search(query, max(p.candidates, k))
         if p.prf_weight > 0 and hits:
             query = _feedback(index, query, [r for r, _ in hits[:p.prf_docs]], p.prf_weight)
@@ -228,7 +252,7 @@ class Ranker:
         if not len(rows):
             return None
         asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query)
+        query = self.expand(index, query, text)
         cols = query.indices
         rows = np.asarray(rows, dtype=np.int64)
         starts, ends = self.sentence_starts_[rows], self.sentence_starts_[rows + 1]
@@ -377,7 +401,12 @@ def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(numbers), frozenset(names)
 
 
-def _families(vocabulary: dict[str, int]) -> dict[int, tuple[int, ...]]:
+def _cuts(term: str) -> list[str]:
+    """The forms of ``term`` with up to four letters cut from the front or three from the end."""
+    return [term[i:] for i in range(1, 5)] + [term[:-i] for i in range(1, 4)]
+
+
+def _families(vocabulary: dict[str, int]) -> tuple[dict[int, tuple[int, ...]], dict[str, tuple[int, ...]]]:
     """Word families in a vocabulary of stems: pairs that differ by a short affix.
 
     Two alphabetic unigram terms are family when the shorter (at least five
@@ -385,17 +414,23 @@ def _families(vocabulary: dict[str, int]) -> dict[int, tuple[int, ...]]:
     ('imprison'/'prison', 'retweet'/'tweet', 'nonviolent'/'violent') or up to
     three cut from the end ('sentence'/'sentenc', 'discussion'/'discuss').
     Read off the story's own words, so it needs no word list and finds the
-    families each story actually uses.
+    families each story actually uses. Returns the families by column, and
+    every cut form (of five letters or more) with the columns it comes from,
+    so a question word the story never uses can still find its family.
     """
     terms = {t: c for t, c in vocabulary.items() if " " not in t and t.isalpha()}
     pairs: dict[int, set[int]] = {}
+    affixes: dict[str, set[int]] = {}
     for term, col in terms.items():
-        cuts = [term[i:] for i in range(1, 5)] + [term[:-i] for i in range(1, 4)]
-        for part in cuts:
-            if len(part) >= 5 and (rel := terms.get(part)) is not None:
+        for part in _cuts(term):
+            if len(part) < 5:
+                continue
+            affixes.setdefault(part, set()).add(col)
+            if (rel := terms.get(part)) is not None:
                 pairs.setdefault(col, set()).add(rel)
                 pairs.setdefault(rel, set()).add(col)
-    return {c: tuple(sorted(r)) for c, r in pairs.items()}
+    return ({c: tuple(sorted(r)) for c, r in pairs.items()},
+            {t: tuple(sorted(c)) for t, c in affixes.items()})
 
 
 def _cosines(space: TfidfSpace | None, matrix: sparse.csr_matrix | None, text: str, rows: np.ndarray) -> np.ndarray:

@@ -1,0 +1,267 @@
+"""Retrieval behaviour that matters to a reader, pinned without exact scores.
+
+- a question in other words than the text (another form of the word, the
+  words in another order) still finds the passage;
+- confidence grows with every piece of evidence;
+- the threshold means the same on every story: a question made of a
+  passage's own words is answered, a question about another story is not;
+- an earlier question steers a follow-up with a pronoun;
+- asking never re-fits anything;
+- storybot's first passage is right more often than Okapi BM25's on the same
+  paragraphs (when the shared evaluation stories are present).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.confidence import THRESHOLD, Evidence, confidence
+from bot.core.evaluate import evaluate, load_questions, passage_matches
+from bot.core.story import Story, build_passages
+from bot.core.text import analyse, sentences, words
+
+from helpers import DEV, SEEDS, STORIES
+
+STORY_FOLDERS = [SEEDS] + (sorted(p / "seeds" for p in STORIES.iterdir() if (p / "seeds").is_dir())
+                           if STORIES.is_dir() else [])
+
+# A small synthetic story: three articles about one harbour town. Nothing in the
+# engine knows these words; the questions below use other forms of them.
+HARBOUR = {
+    "000_ferry.txt": "Ferry service to Skelholm island resumes after storm damage\n\n"
+                     "The ferry between Varnby harbour and Skelholm island resumed on Monday after three weeks of repairs.\n\n"
+                     "Storm waves in March tore the loading ramp from the pier, and engineers rebuilt it in reinforced concrete.\n\n"
+                     "The harbour master, Eira Lindqvist, said crossings would run every two hours until the summer timetable.\n",
+    "001_smuggling.txt": "Former Varnby skipper jailed for tobacco smuggling\n\n"
+                         "A former skipper of the Varnby fishing fleet was imprisoned for four years for smuggling tobacco in fish crates.\n\n"
+                         "Customs officers found the crates during an inspection of the trawler Nordstjerna in the autumn.\n\n"
+                         "His lawyer said the skipper had repaid his debts and had not sailed since the arrest.\n",
+    "002_festival.txt": "Varnby herring festival draws record crowd\n\n"
+                        "More than twelve thousand visitors came to the herring festival on the Varnby quayside this weekend.\n\n"
+                        "The organisers credited a new footbridge over the canal, which opened in May, for the easier access.\n\n"
+                        "Next year the festival will add a rowing race between the harbour and the lighthouse.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def harbour(tmp_path_factory: pytest.TempPathFactory) -> Story:
+    folder = tmp_path_factory.mktemp("harbour")
+    for name, text in HARBOUR.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return Story.from_folder(folder)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Story:
+    return Story.from_folder(SEEDS)
+
+
+@pytest.fixture(scope="module")
+def stories() -> dict[Path, Story]:
+    return {folder: Story.from_folder(folder) for folder in STORY_FOLDERS}
+
+
+def _top(story: Story, question: str, **kw) -> str:
+    answer = story.ask(question, **kw)
+    assert answer.hits, question
+    return answer.hits[0].passage.text.lower()
+
+
+# --- paraphrase -------------------------------------------------------------------
+
+@pytest.mark.parametrize("question,needle", [
+    # 'prison' is a word of the family of 'imprisoned', which the text uses
+    ("How long was the skipper in prison?", "imprisoned for four years"),
+    # inflections and word order changed: 'rebuild', 'ramps', 'storms'
+    ("Who rebuilds ramps that storms tore away?", "engineers rebuilt it"),
+    # 'visitor' for 'visitors', 'came' not used, question word order
+    ("How many visitors did the festival have?", "twelve thousand visitors"),
+    # the text's 'timetable' and 'crossings', asked the other way round
+    ("What timetable will the crossings follow?", "every two hours"),
+])
+def test_paraphrase_in_a_synthetic_story(harbour: Story, question: str, needle: str) -> None:
+    answer = harbour.ask(question)
+    assert needle in answer.hits[0].passage.text.lower()
+    assert answer.answered
+
+
+@pytest.mark.parametrize("question,needles", [
+    ("What did the reality star wear?", ("high heels",)),  # the text: 'The reality queen donned high heels'
+    ("In which prison is the great-grandmother held?", ("aliceville",)),  # 'federal prison in Aliceville'
+    ("What did Trump tweet after the meeting?", ("great meeting with @kimkardashian", "tweeted")),
+    ("Does the rapper back the president?", ("rapper", "support for trump")),
+])
+def test_paraphrase_on_the_seeds(seeds: Story, question: str, needles: tuple[str, ...]) -> None:
+    texts = [h.passage.text.lower() for h in seeds.ask(question).hits[:3]]
+    assert any(n in t for t in texts for n in needles), texts
+
+
+# --- confidence ---------------------------------------------------------------------
+
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(unit, unit, unit, unit, st.sampled_from(["known", "covered", "sentence", "margin"]), unit)
+def test_confidence_grows_with_every_signal(known: float, covered: float, sentence: float, margin: float,
+                                            field: str, more: float) -> None:
+    base = Evidence(known, covered, sentence, margin)
+    value = getattr(base, field)
+    raised = Evidence(**{**base.__dict__, field: value + (1.0 - value) * more})
+    assert 0.0 <= confidence(base) <= 1.0
+    assert confidence(raised) >= confidence(base)
+    if more > 0 and value < 1.0 and (1.0 - value) * more > 1e-6:
+        assert confidence(raised) > confidence(base) or math.isclose(confidence(raised), 1.0)
+
+
+def test_confidence_extremes_straddle_the_threshold() -> None:
+    assert confidence(Evidence(1.0, 1.0, 1.0, 1.0)) > THRESHOLD > confidence(Evidence(0.0, 0.0, 0.0, 0.0))
+
+
+# --- the threshold's meaning ----------------------------------------------------------
+
+OFF_STORY = [
+    "What is the boiling point of liquid nitrogen?",
+    "Who won the 1998 football World Cup?",
+    "How do I bake sourdough bread at home?",
+    "What is the capital of Australia?",
+    "Which grandmaster won the chess olympiad in Baku?",
+    "What will the weather be in Paris tomorrow?",
+]
+
+
+def _own_words(story: Story) -> list[tuple[int, str]]:
+    """Each passage's first sentence, when it says enough to be a question (five content words)."""
+    out = []
+    for p in story.passages:
+        first = (sentences(p.text) or [p.text])[0]
+        if len(set(analyse(first))) >= 5:
+            out.append((p.id, first))
+    return out
+
+
+@pytest.mark.parametrize("folder", STORY_FOLDERS, ids=lambda p: p.parent.name if p.name == "seeds" else p.name)
+def test_a_passages_own_words_are_answered_with_that_passage(stories: dict[Path, Story], folder: Path) -> None:
+    story = stories[folder]
+    asked = _own_words(story)
+    assert asked
+    for row, question in asked:
+        answer = story.ask(question)
+        assert answer.answered, (question, answer.confidence)
+        assert answer.hits[0].passage.text == story.passages[row].text
+
+
+@pytest.mark.parametrize("folder", STORY_FOLDERS, ids=lambda p: p.parent.name if p.name == "seeds" else p.name)
+def test_questions_about_another_story_are_not_answered(stories: dict[Path, Story], folder: Path) -> None:
+    story = stories[folder]
+    others = [q for other, s in stories.items() if other != folder for _, q in _own_words(s)[:15]]
+    questions = OFF_STORY + others
+    answered = [q for q in questions if story.ask(q).answered]
+    # The issue's bar: at least 90% of off-story questions get no confident answer.
+    assert len(answered) <= 0.1 * len(questions), answered
+
+
+# --- follow-ups -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("question,context,needle", [
+    ("Did he attend?", "Kanye West", "not attend"),
+    ("Why does he care about it?", "Jared Kushner and prison reform", "father"),
+])
+def test_context_helps_a_pronoun_question(seeds: Story, question: str, context: str, needle: str) -> None:
+    def rank(**kw) -> int:
+        hits = seeds.ask(question, k=10, **kw).hits
+        return next((h.rank for h in hits if needle in h.passage.text.lower()), 99)
+
+    with_context = rank(context=context)
+    assert with_context <= 3
+    assert with_context < rank()
+
+
+# --- asking changes nothing ---------------------------------------------------------------
+
+def _fitted_state(story: Story) -> dict[str, object]:
+    index, ranker = story.engine.index, story.engine.ranker
+    state: dict[str, object] = {
+        "vocabulary": len(index.vocabulary_), "idf": index.idf_.copy(), "nnz": index.matrix_.nnz,
+        "sentences": len(ranker.sentences_), "families": dict(ranker.family_), "affixes": len(ranker.affixes_),
+    }
+    if ranker.char_space_ is not None:
+        state["char_vocabulary"] = len(ranker.char_space_.vocabulary_)
+    if ranker.lsa_ is not None:
+        state["lsa"] = ranker.lsa_.copy()
+    return state
+
+
+def test_asking_never_refits(seeds: Story) -> None:
+    before = _fitted_state(seeds)
+    for q in ["Who is the zyxquorblat of Alice Johnson?", "Where is she imprisoned?", "pardon " * 50, "?", ""]:
+        seeds.ask(q)
+        seeds.ask(q, context="Kim Kardashian and the unheardofword")
+    after = _fitted_state(seeds)
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, after[key]), key
+        else:
+            assert value == after[key], key
+
+
+# --- better than BM25 ---------------------------------------------------------------------
+
+def _bm25_scorer(texts: list[str]):
+    """Okapi BM25 with rank_bm25's defaults (k1 1.5, b 0.75, idf floor), over words()."""
+    try:
+        from rank_bm25 import BM25Okapi
+    except ImportError:
+        BM25Okapi = None
+    docs = [words(t) for t in texts]
+    if BM25Okapi is not None:
+        bm25 = BM25Okapi(docs)
+        return lambda q: np.asarray(bm25.get_scores(words(q)))
+    n, avg = len(docs), sum(map(len, docs)) / len(docs)
+    df: dict[str, int] = {}
+    for d in docs:
+        for w in set(d):
+            df[w] = df.get(w, 0) + 1
+    idf = {w: math.log(n - f + 0.5) - math.log(f + 0.5) for w, f in df.items()}
+    floor = 0.25 * sum(idf.values()) / len(idf)
+    idf = {w: (v if v >= 0 else floor) for w, v in idf.items()}
+
+    def score(q: str) -> np.ndarray:
+        out = np.zeros(n)
+        for i, d in enumerate(docs):
+            for w in words(q):
+                tf = d.count(w)
+                out[i] += idf.get(w, 0.0) * tf * 2.5 / (tf + 1.5 * (0.25 + 0.75 * len(d) / avg))
+        return out
+
+    return score
+
+
+@pytest.mark.skipif(not STORIES.is_dir(), reason="shared evaluation stories not present")
+@pytest.mark.parametrize("name", sorted(p.name for p in STORIES.iterdir()) if STORIES.is_dir() else [])
+def test_storybot_beats_bm25_on_each_story(stories: dict[Path, Story], name: str) -> None:
+    folder = STORIES / name / "seeds"
+    story = stories[folder]
+    questions = [q for q in load_questions(STORIES / name / "questions.jsonl") if q.answerable]
+    report, _ = evaluate(questions, story.ask)
+    passages = build_passages(story.articles)
+    bm25 = _bm25_scorer([p.text for p in passages])
+    bm25_hit1 = sum(passage_matches(passages[int(np.argmax(bm25(q.question)))].text, q) for q in questions) / len(questions)
+    # The issue's bar: at least 5 points above BM25 on the same paragraphs.
+    assert report.overall.hit1 >= bm25_hit1 + 0.05, (report.overall.hit1, bm25_hit1)
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared dev questions not present")
+def test_storybot_beats_bm25_on_the_bundled_story(seeds: Story) -> None:
+    questions = [q for q in load_questions(DEV) if q.answerable]
+    report, _ = evaluate(questions, seeds.ask)
+    passages = build_passages(seeds.articles)
+    bm25 = _bm25_scorer([p.text for p in passages])
+    bm25_hit1 = sum(passage_matches(passages[int(np.argmax(bm25(q.question)))].text, q) for q in questions) / len(questions)
+    assert report.overall.hit1 >= bm25_hit1 + 0.05, (report.overall.hit1, bm25_hit1)
