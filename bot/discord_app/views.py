@@ -57,7 +57,8 @@ class AnswerView(discord.ui.View):
         self.page = (self.page + 1) % self.total
         self.seen = max(self.seen, self.page)
         self._label()
-        await interaction.response.edit_message(embed=self.embed(), view=self)
+        await interaction.response.edit_message(embed=self.embed(), view=self,
+                                                allowed_mentions=discord.AllowedMentions.none())
 
     @discord.ui.button(label="Helpful", style=discord.ButtonStyle.success, emoji="\N{THUMBS UP SIGN}")
     async def helpful(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:

@@ -1,6 +1,7 @@
 """/sources and /source: what the bot has read, and any passage in full so people can check a quote."""
 from __future__ import annotations
 
+import asyncio
 from typing import Optional
 
 import discord
@@ -40,7 +41,7 @@ class Sources(commands.Cog):
         if paragraph is None:
             embed = render.article_embed(found)
         else:
-            passage = story.passage(found.key, paragraph)
+            passage = await asyncio.to_thread(story.passage, found.key, paragraph)  # a scan: off the loop
             if passage is None:
                 numbers = ", ".join(map(str, found.numbers))
                 await interaction.response.send_message(
