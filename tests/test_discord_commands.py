@@ -11,6 +11,8 @@ import re
 import sqlite3
 import time
 
+import pytest
+
 from fake_discord.harness import assert_all_payloads_safe, bot, fake, run_bot  # noqa: F401
 
 QUESTION = "Who paid for Alice Johnson's legal team?"
@@ -105,12 +107,16 @@ async def test_off_story_question_says_so(fake, bot):
 
 
 async def test_low_confidence_shows_the_closest_passage_as_such(fake, bot):
-    msg = await fake.answer_to(await fake.slash("ask", question="Did anyone mention the weather in Washington?"))
+    story = bot.story
+    candidates = ["Where does Kim Kardashian live?", "Did anyone mention the weather in Washington?"]
+    question = next((q for q in candidates if (a := story.ask(q)).hits and not a.answered), None)
+    if question is None:
+        pytest.skip("the core now answers every candidate question confidently; pick another")
+    msg = await fake.answer_to(await fake.slash("ask", question=question))
     embed = msg["embeds"][0]
-    if embed.get("fields"):  # the core found something: it must be labelled, not presented as an answer
-        assert "don't seem to answer" in embed["description"]
-        assert "low confidence" in embed["fields"][0]["name"] and len(embed["fields"]) == 1
-        assert embed["footer"]["text"].startswith("Low confidence")
+    assert "don't seem to answer" in embed["description"] and "**Answer:**" not in embed["description"]
+    assert len(embed["fields"]) == 1 and "low confidence" in embed["fields"][0]["name"]
+    assert embed["footer"]["text"].startswith("Low confidence")
 
 
 async def test_empty_and_huge_questions(fake, bot):
