@@ -201,7 +201,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     from .core.check import check_folder
 
-    lines, ok = check_folder(settings.seeds)
+    lines, ok = check_folder(settings.seeds, verbose=args.verbose, cache_dir=settings.cache_dir)
     print("\n".join(lines))
     return 0 if ok else EXIT_USAGE
 

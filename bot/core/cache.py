@@ -55,7 +55,7 @@ _STALE_TEMP_SECONDS = 3600
 
 Warn = Callable[[str], None]
 
-__all__ = ["load_story", "save_story", "read_cached", "fingerprint", "cache_path", "CACHE_DIRNAME"]
+__all__ = ["load_story", "save_story", "read_cached", "cache_status", "fingerprint", "cache_path", "CACHE_DIRNAME"]
 
 
 class CacheDamaged(Exception):
@@ -183,6 +183,27 @@ def _remove_stale_temps(directory: Path) -> None:
         pass
 
 
+def _header(fh) -> tuple[dict, int]:
+    """The header of an open cache file and where its payload starts; CacheDamaged if unreadable."""
+    try:
+        if fh.read(len(MAGIC)) != MAGIC:
+            raise CacheDamaged("is not a storybot cache file")
+        line = fh.readline(4096)
+        header = json.loads(line)
+        if not isinstance(header, dict):
+            raise ValueError("bad header")
+    except (ValueError, UnicodeDecodeError):
+        raise CacheDamaged("has a damaged header") from None
+    except OSError as exc:
+        raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
+    start = len(MAGIC) + len(line)
+    return header, start + _pad(start)
+
+
+def _current(header: dict, key: str) -> bool:
+    return header.get("format") == FORMAT and header.get("key") == key
+
+
 def read_cached(path: Path, key: str) -> Story | None:
     """The Story in ``path`` if it was built for ``key``; None if absent or for another key.
 
@@ -196,18 +217,8 @@ def read_cached(path: Path, key: str) -> Story | None:
     except OSError as exc:
         raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
     with fh:
-        try:
-            if fh.read(len(MAGIC)) != MAGIC:
-                raise CacheDamaged("is not a storybot cache file")
-            line = fh.readline(4096)
-            header = json.loads(line)
-            if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
-                raise ValueError("bad header")
-        except (ValueError, UnicodeDecodeError):
-            raise CacheDamaged("has a damaged header") from None
-        except OSError as exc:
-            raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
-        if header.get("format") != FORMAT or header.get("key") != key:
+        header, start = _header(fh)
+        if not _current(header, key):
             return None  # built from other files, parameters or code: not damaged, just stale
         try:
             lengths = [int(n) for n in header["sections"]]
@@ -216,16 +227,18 @@ def read_cached(path: Path, key: str) -> Story | None:
             raise CacheDamaged("has a damaged header") from None
         if not lengths or any(n < 0 for n in lengths):
             raise CacheDamaged("has a damaged header")
-        start = len(MAGIC) + len(line)
-        fh.seek(start + _pad(start))
         total = sum(n + _pad(n) for n in lengths)
-        blob = bytearray(total)
-        view = memoryview(blob)
         try:
+            fh.seek(start)
+            if total > os.fstat(fh.fileno()).st_size - start:
+                raise CacheDamaged("is truncated")
+            blob = bytearray(total)
+            view = memoryview(blob)
             got = fh.readinto(view)
+            trailing = fh.read(1)
         except OSError as exc:
             raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
-        if got != total or fh.read(1):
+        if got != total or trailing:
             raise CacheDamaged("is truncated or has trailing data")
     digest = hashlib.sha256()
     sections, offset = [], 0
@@ -242,6 +255,33 @@ def read_cached(path: Path, key: str) -> Story | None:
     if not isinstance(story, Story):
         raise CacheDamaged("does not hold a story")
     return story
+
+
+def cache_status(folder: Path | str, *, cache_dir: Path | None = None,
+                 index_params: IndexParams = IndexParams(), rank_params: RankParams = RankParams()) -> str:
+    """One line for an operator: is there an up-to-date cache for ``folder``, and where."""
+    folder = Path(folder)
+    key = fingerprint(folder, index_params, rank_params)
+    notes = []
+    for directory in _directories(folder, cache_dir):
+        path = cache_path(folder, directory)
+        try:
+            with open(path, "rb") as fh:
+                header, _ = _header(fh)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            notes.append(f"{path} cannot be read ({exc.strerror or exc})")
+            continue
+        except CacheDamaged as exc:
+            notes.append(f"{path} {exc}")
+            continue
+        if _current(header, key):
+            return f"up to date ({path}); the next start loads it"
+        notes.append(f"{path} is out of date (files, parameters or code changed)")
+    if notes:
+        return "; ".join(notes) + "; the next start rebuilds it"
+    return "none yet; the next start builds and saves it"
 
 
 def save_story(story: Story, folder: Path | str, key: str, *, cache_dir: Path | None = None,

@@ -149,10 +149,10 @@ class _WordCounter:
         if self.analyzer.bigrams or not text.isascii():
             return list(map(self._term_id, self.terms(text)))
         words_ = _ASCII_WORD.findall(text.lower())
-        try:
-            return list(map(self.word_ids.__getitem__, words_))
-        except KeyError:
-            return list(map(self._word_id, words_))
+        ids = list(map(self.word_ids.get, words_))
+        if None in ids:  # a word not seen before
+            ids = [self._word_id(w) if i is None else i for i, w in zip(ids, words_)]
+        return ids
 
     def count(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
               ) -> sparse.csr_matrix:
@@ -416,13 +416,17 @@ def _impact_order(postings: sparse.csc_matrix) -> np.ndarray:
 
     ``order[indptr[c]:indptr[c+1]]`` indexes ``postings.data`` / ``.indices``.
     """
-    nnz_cols = np.repeat(np.arange(postings.shape[1], dtype=np.int32), np.diff(postings.indptr))
-    # data >= 0, so sorting by (column, -weight) with a stable sort keeps rows ascending among ties
-    order = np.lexsort((-postings.data, nnz_cols)).astype(np.int32 if postings.nnz < 2**31 else np.int64)
-    return order
+    cols = np.repeat(np.arange(postings.shape[1], dtype=np.uint64), np.diff(postings.indptr))
+    # One integer key per posting: column, then weight descending (a positive float32's bits
+    # order like its value, so 2**32 - 1 - bits orders high weights first).
+    bits = postings.data.astype(np.float32).view(np.uint32)
+    key = (cols << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - bits.astype(np.uint64))
+    del cols, bits
+    return np.argsort(key).astype(np.int32 if postings.nnz < 2**31 else np.int64)
 
 
-_FIRST_BLOCK = 64  # postings read per term in the first round (at least k)
+_WHOLE = 8192  # postings of the rarest terms read whole before any threshold reasoning
+_FIRST_BLOCK = 64  # postings of each other term read in the first round (at least 2k)
 _GROWTH = 4  # each further round reads this many times more
 _SLACK = 1e-5  # float32 sums: a bound must beat the k-th score by more than rounding
 
@@ -431,40 +435,62 @@ def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.n
                       k: int) -> list[tuple[int, float]]:
     """Exact top ``k`` of ``postings[:, cols] @ q`` reading as few postings as possible.
 
-    Fagin's threshold algorithm, in blocks: read each term's next best
-    postings, score every passage seen so far exactly (random access by
-    binary search in the column, whose rows are sorted), and stop when the
-    k-th best score beats the most any unseen passage could get: the sum over
-    terms of the query weight times the term's next unread weight.
+    Fagin's threshold algorithm, in blocks. The rarest terms' postings are
+    read whole (they are short and decide most questions); of every other
+    term, its best postings first. Every passage seen is scored exactly
+    (random access by binary search in each column, whose rows are sorted),
+    and the search stops when the k-th best score beats the most an unseen
+    passage could get: the sum over unfinished terms of the query weight
+    times the term's next unread weight. Otherwise each unfinished term reads
+    more, until, at worst, everything has been read.
     """
     indptr, rows, data = postings.indptr, postings.indices, postings.data
     starts = indptr[cols].astype(np.int64)
     lengths = indptr[cols + 1].astype(np.int64) - starts
-    depth = np.minimum(lengths, max(_FIRST_BLOCK, 2 * k))
+    total = int(lengths.sum())
+    if total <= _WHOLE:
+        return _accumulate(postings, starts, lengths, q, k)
+    rare_first = np.argsort(lengths, kind="stable")
+    whole = np.zeros(cols.size, dtype=bool)
+    whole[rare_first[np.cumsum(lengths[rare_first]) <= _WHOLE]] = True
+    depth = np.where(whole, lengths, np.minimum(lengths, max(_FIRST_BLOCK, 2 * k)))
     while True:
+        if 4 * int(depth.sum()) > total:  # the threshold saves little now: score everything
+            return _accumulate(postings, starts, lengths, q, k)
         seen = np.unique(np.concatenate([
-            rows[order[s:s + d]] for s, d in zip(starts.tolist(), depth.tolist()) if d
+            rows[s:s + d] if d == n else rows[order[s:s + d]]
+            for s, d, n in zip(starts.tolist(), depth.tolist(), lengths.tolist()) if d
         ]))
         scores = np.zeros(seen.size, dtype=np.float32)
         for s, n, w in zip(starts.tolist(), lengths.tolist(), q):
             col_rows = rows[s:s + n]
-            pos = np.searchsorted(col_rows, seen)
-            pos[pos == n] = n - 1 if n else 0
+            pos = np.minimum(np.searchsorted(col_rows, seen), n - 1)
             found = col_rows[pos] == seen
             contrib = np.zeros(seen.size, dtype=np.float32)
             contrib[found] = w * data[s + pos[found]]
-            scores += contrib
+            scores += contrib  # term by term in column order, as the exact product sums
         left = depth < lengths
         if not left.any():
             break
-        nxt = data[order[starts[left] + depth[left]]]
-        bound = float(np.dot(q[left].astype(np.float64), nxt.astype(np.float64)))
         if np.count_nonzero(scores) >= k:
+            nxt = data[order[starts[left] + depth[left]]]
+            bound = float(np.dot(q[left].astype(np.float64), nxt.astype(np.float64)))
             kth = float(np.partition(scores, seen.size - k)[seen.size - k])
             if bound * (1 + _SLACK) + _SLACK < kth:
                 break
-        depth = np.minimum(lengths, depth * _GROWTH)
+        depth = np.where(left, np.minimum(lengths, depth * _GROWTH), depth)
     return [(int(seen[i]), s) for i, s in top_k(scores, k)]
+
+
+def _accumulate(postings: sparse.csc_matrix, starts: np.ndarray, lengths: np.ndarray, q: np.ndarray,
+                k: int) -> list[tuple[int, float]]:
+    """Exact top ``k`` by scoring every posting of the query's terms (for short postings lists)."""
+    rows, data = postings.indices, postings.data
+    scores = np.zeros(postings.shape[0], dtype=np.float32)
+    for s, n, w in zip(starts.tolist(), lengths.tolist(), q):
+        scores[rows[s:s + n]] += w * data[s:s + n]  # a column holds each row once
+    touched = np.flatnonzero(scores)
+    return [(int(touched[i]), s) for i, s in top_k(scores[touched], k)]
 
 
 def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:
