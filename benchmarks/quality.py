@@ -191,6 +191,19 @@ def story_sets(shared: Path) -> list[tuple[str, Path, Path]]:
     return sets
 
 
+def cold_start(folder: Path, runs: int = 3) -> float:
+    """Seconds for a fresh interpreter to import storybot and build a story (what a user waits for)."""
+    import subprocess
+
+    code = f"from bot.core.story import Story; Story.from_folder({str(folder)!r})"
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
@@ -209,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{sum(len(a.paragraphs) for a in corpus.articles)} passages", rows)
         print("\n".join(block) + "\n", flush=True)
         lines += block + [""]
+    cold = cold_start(REPO / "seeds")
+    line = f"Cold start on the bundled story (new interpreter: imports, read, index): {cold:.2f} s (median of 3)."
+    print(line)
+    lines += [line, ""]
     if args.markdown:
         notes = ["### Why each step helps", ""] + [f"- **{s.label}**: {s.why}" for s in plan if s.why]
         args.markdown.write_text("\n".join(lines + notes) + "\n", encoding="utf-8")
