@@ -339,11 +339,19 @@ def _iso_day(date: str) -> str:
     return date  # e.g. 5/6/2018: month and day order unknown
 
 
-def _shared_lines(texts: dict[str, str]) -> frozenset[str]:
+def _shared_lines(texts: dict[str, str]) -> dict[str, frozenset[str]]:
+    """For each file, the lines to treat as site furniture: those other files repeat.
+
+    A file most of whose lines are repeated elsewhere is a copy of an article
+    (the same wire story saved twice), not a page of furniture: it gets none,
+    so its paragraphs are kept and the answer's de-duplication handles the copy.
+    """
+    per_file = {key: {normalise(u.text) for u in _units(text)} for key, text in texts.items()}
     counts: Counter[str] = Counter()
-    for text in texts.values():
-        counts.update({normalise(u.text) for u in _units(text)})
-    return frozenset(line for line, n in counts.items() if n >= 2)
+    for lines in per_file.values():
+        counts.update(lines)
+    shared = frozenset(line for line, n in counts.items() if n >= 2)
+    return {key: frozenset() if len(lines & shared) * 2 > len(lines) else shared for key, lines in per_file.items()}
 
 
 def read_folder(
@@ -396,10 +404,10 @@ def read_folder(
             skipped.append(Skipped(display_name(path.name), reason))
         if progress:
             progress(done, len(files))
-    shared = _shared_lines(texts) if len(texts) > 1 else frozenset()
+    shared = _shared_lines(texts) if len(texts) > 1 else {}
     articles: list[Article] = []
     for key, text in texts.items():
-        article = parse_article(text, key, len(articles) + 1, shared)
+        article = parse_article(text, key, len(articles) + 1, shared.get(key, frozenset()))
         if not article.paragraphs:
             skipped.append(Skipped(key, "no article text found (only headline or boilerplate)"))
             continue
