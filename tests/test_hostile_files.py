@@ -309,3 +309,17 @@ def test_hostile_lines_give_clean_numbered_passages(lines: list[str], newline: s
 def test_the_size_limit_is_an_article_size() -> None:
     # 50 MB must be over the limit, and a long real article (a few hundred kB) well under it.
     assert 500_000 < MAX_FILE_BYTES < 50 * 1024 * 1024
+
+
+def test_a_duplicate_file_does_not_wipe_out_the_original(tmp_path: Path) -> None:
+    # The same wire story saved twice (or copied by mistake): short reporting lines are then
+    # "shared across files", but they are the article, not site furniture.
+    folder = _good(tmp_path / "seeds")
+    (folder / "001_copy.txt").write_text(GOOD, encoding="utf-8")
+    (folder / "002_other.txt").write_text("Market hall reopens after repairs\n\n"
+                                          "The market hall reopened on Saturday after a year of repairs.\n")
+    corpus = read_folder(folder)
+    assert [a.key for a in corpus.articles] == [GOOD_NAME, "001_copy.txt", "002_other.txt"]
+    assert corpus.articles[0].paragraphs == corpus.articles[1].paragraphs and len(corpus.articles[0].paragraphs) == 2
+    answer = Story.from_corpus(corpus).ask(QUESTION)
+    assert answer.answered and ANSWER_WORDS in (answer.sentence or "")
