@@ -190,7 +190,7 @@ def _header(fh) -> tuple[dict, int]:
             raise CacheDamaged("is not a storybot cache file")
         line = fh.readline(4096)
         header = json.loads(line)
-        if not isinstance(header, dict):
+        if not isinstance(header, dict) or not {"format", "key", "sections", "sha256"} <= header.keys():
             raise ValueError("bad header")
     except (ValueError, UnicodeDecodeError):
         raise CacheDamaged("has a damaged header") from None
@@ -212,7 +212,7 @@ def read_cached(path: Path, key: str) -> Story | None:
     """
     try:
         fh = open(path, "rb")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
@@ -268,7 +268,7 @@ def cache_status(folder: Path | str, *, cache_dir: Path | None = None,
         try:
             with open(path, "rb") as fh:
                 header, _ = _header(fh)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
             notes.append(f"{path} cannot be read ({exc.strerror or exc})")

@@ -1,0 +1,269 @@
+"""The index cache: loaded when nothing changed, rebuilt when anything did, never trusted when damaged."""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO, SEEDS, clean_env, run_cli
+
+from bot.core import cache as cache_mod
+from bot.core.cache import CACHE_DIRNAME, cache_path, cache_status, fingerprint, load_story
+from bot.core.index import IndexParams
+from bot.core.story import Story
+
+QUESTION = "Who paid for Alice Johnson's legal team?"
+
+
+@pytest.fixture
+def story_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns(".*"))
+    return folder
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Records every real build (Story.from_folder) made through the cache."""
+    made: list[Path] = []
+    real = Story.from_folder.__func__
+
+    def counting(cls, folder, **kwargs):
+        made.append(Path(folder))
+        return real(cls, folder, **kwargs)
+
+    monkeypatch.setattr(Story, "from_folder", classmethod(counting))
+    return made
+
+
+def _warnings() -> tuple[list[str], callable]:
+    seen: list[str] = []
+    return seen, seen.append
+
+
+def _cache_file(folder: Path) -> Path:
+    return cache_path(folder, folder / CACHE_DIRNAME)
+
+
+def _answer(story: Story) -> tuple:
+    a = story.ask(QUESTION)
+    return a.sentence, [(h.passage.citation.article, h.passage.citation.paragraph, h.score) for h in a.hits]
+
+
+def test_second_load_is_a_hit_with_the_same_answers(story_dir, builds):
+    seen, warn = _warnings()
+    first = load_story(story_dir, warn=warn)
+    assert _cache_file(story_dir).is_file()
+    second = load_story(story_dir, warn=warn)
+    assert builds == [story_dir]  # built once, then loaded
+    assert seen == []
+    assert [p.text for p in second.passages] == [p.text for p in first.passages]
+    assert _answer(second) == _answer(first)
+    assert second.corpus.folder == story_dir
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "rename", "touch-same-content"])
+def test_a_changed_added_or_removed_file_rebuilds(story_dir, builds, change):
+    load_story(story_dir)
+    files = sorted(story_dir.glob("*.txt"))
+    if change == "edit":
+        with open(files[0], "a", encoding="utf-8") as fh:
+            fh.write("\nA new closing paragraph says the zebra committee met on Tuesday.\n")
+    elif change == "add":
+        (story_dir / "zzz_new.txt").write_text(
+            "A new headline about zebras\n\nThe zebra committee met on Tuesday to discuss stripes.\n", encoding="utf-8")
+    elif change == "remove":
+        files[-1].unlink()
+    elif change == "rename":
+        files[0].rename(story_dir / ("renamed_" + files[0].name))
+    else:  # same bytes, new mtime: nothing changed that matters
+        os.utime(files[0], (1, 1))
+    story = load_story(story_dir)
+    if change == "touch-same-content":
+        assert len(builds) == 1
+        return
+    assert len(builds) == 2
+    texts = " ".join(p.text for p in story.passages)
+    if change in ("edit", "add"):
+        assert "zebra committee" in texts
+    if change == "remove":
+        assert files[-1].name not in {a.key for a in story.articles}
+    load_story(story_dir)
+    assert len(builds) == 2  # and the rebuilt cache is used next time
+
+
+def test_other_parameters_are_another_cache(story_dir, builds):
+    load_story(story_dir)
+    load_story(story_dir, index_params=IndexParams(bm25_b=0.5))
+    assert len(builds) == 2
+    assert fingerprint(story_dir) != fingerprint(story_dir, IndexParams(bm25_b=0.5))
+
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0xFF
+    elif how == "truncate":
+        data = data[: len(data) // 3]
+    elif how == "header":
+        data[len(cache_mod.MAGIC) + 2] = ord("#")
+    elif how == "magic":
+        data[:5] = b"XXXXX"
+    elif how == "empty":
+        data = bytearray()
+    elif how == "trailing":
+        data += b"extra"
+    elif how == "checksum-of-garbage":  # a valid-looking header over a payload that is not a pickle
+        head, _, _ = bytes(data).partition(b"\n{")
+        payload = b"not a pickle at all"
+        import hashlib
+        header = json.loads(b"{" + bytes(data).split(b"\n{", 1)[1].split(b"\n", 1)[0])
+        header["sections"] = [len(payload)]
+        header["sha256"] = hashlib.sha256(payload).hexdigest()
+        start = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
+        start += b"\0" * cache_mod._pad(len(start))
+        data = bytearray(start + payload + b"\0" * cache_mod._pad(len(payload)))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage"])
+def test_a_damaged_cache_is_ignored_with_a_warning_and_rebuilt(story_dir, builds, how):
+    good = load_story(story_dir)
+    _damage(_cache_file(story_dir), how)
+    seen, warn = _warnings()
+    story = load_story(story_dir, warn=warn)
+    assert len(builds) == 2
+    assert len(seen) == 1 and str(_cache_file(story_dir)) in seen[0] and "rebuilding" in seen[0]
+    assert _answer(story) == _answer(good)
+    seen.clear()
+    load_story(story_dir, warn=warn)  # the rebuilt file is whole again
+    assert len(builds) == 2 and seen == []
+
+
+def test_a_damaged_cache_never_reaches_unpickling(story_dir, monkeypatch):
+    load_story(story_dir)
+    _damage(_cache_file(story_dir), "flip")
+    calls = []
+    monkeypatch.setattr(cache_mod.pickle, "loads", lambda *a, **k: calls.append(a) or pytest.fail("unpickled"))
+    monkeypatch.setattr(cache_mod, "save_story", lambda *a, **k: None)
+    load_story(story_dir, warn=lambda m: None)
+    assert calls == []
+
+
+def test_unwritable_cache_dir_still_serves_with_a_warning(story_dir, tmp_path, builds):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    seen, warn = _warnings()
+    story = load_story(story_dir, cache_dir=blocker / "cache", warn=warn)
+    assert story.ask(QUESTION).hits
+    assert len(seen) == 1 and "could not save the index cache" in seen[0] and "rebuild" in seen[0]
+    load_story(story_dir, cache_dir=blocker / "cache", warn=warn)
+    assert len(builds) == 2  # nothing to load, but it keeps working
+
+
+def test_read_only_seeds_fall_back_to_the_user_cache(story_dir, tmp_path, monkeypatch, builds):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (story_dir / CACHE_DIRNAME).write_text("blocks the folder next to the seeds")  # like a read-only folder
+    seen, warn = _warnings()
+    load_story(story_dir, warn=warn)
+    assert seen == []  # a normal situation, not a problem
+    assert cache_path(story_dir, tmp_path / "xdg" / "storybot").is_file()
+    load_story(story_dir, warn=warn)
+    assert len(builds) == 1
+
+
+def test_full_disk_keeps_the_old_cache_and_leaves_no_temp_file(story_dir, monkeypatch, builds):
+    load_story(story_dir)
+    before = _cache_file(story_dir).read_bytes()
+    (story_dir / "zzz_new.txt").write_text("A headline here\n\nA paragraph about the zebra committee.\n")
+
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh, self.written = fh, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 1000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(cache_mod.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(story_dir.parent / "xdg"))
+    seen, warn = _warnings()
+    story = load_story(story_dir, warn=warn)
+    assert "zebra committee" in " ".join(p.text for p in story.passages)
+    assert len(seen) == 1 and "No space left on device" in seen[0]
+    assert _cache_file(story_dir).read_bytes() == before  # the old file is whole, not half-replaced
+    leftovers = [p.name for p in (story_dir / CACHE_DIRNAME).iterdir() if p.name.startswith(".tmp")]
+    assert leftovers == []
+
+
+def test_corpus_warnings_are_logged_again_on_a_hit(story_dir, caplog):
+    (story_dir / "notes.md").write_text("not an article")
+    load_story(story_dir)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.core.corpus"):
+        load_story(story_dir)
+    assert any("notes.md" in r.getMessage() for r in caplog.records)
+
+
+def test_cache_status_says_what_the_next_start_does(story_dir):
+    assert "none yet" in cache_status(story_dir)
+    load_story(story_dir)
+    assert cache_status(story_dir).startswith("up to date")
+    (story_dir / "zzz_new.txt").write_text("A headline here\n\nA paragraph about the zebra committee.\n")
+    assert "out of date" in cache_status(story_dir)
+
+
+_NO_SKLEARN = """
+import sys
+from pathlib import Path
+from bot.core.cache import load_story
+story = load_story(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]), warn=lambda m: print("WARN", m))
+answer = story.ask({question!r})
+print("hits", len(answer.hits))
+print("sklearn", sorted(m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")))
+"""
+
+
+def test_a_cache_hit_never_imports_scikit_learn(story_dir, tmp_path):
+    code = _NO_SKLEARN.format(question=QUESTION)
+    args = [sys.executable, "-c", code, str(story_dir), str(tmp_path / "cache")]
+    first = subprocess.run(args, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "sklearn []" not in first.stdout  # the build does use it: the check can fail
+    second = subprocess.run(args, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "WARN" not in second.stdout
+    assert "sklearn []" in second.stdout and "hits 5" in second.stdout
+
+
+def test_cli_uses_the_cache_and_survives_a_damaged_one(story_dir, tmp_path):
+    env = clean_env(STORYBOT_CACHE_DIR=str(tmp_path / "cache"))
+    first = run_cli("--seeds", str(story_dir), "ask", QUESTION, "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    [path] = (tmp_path / "cache").glob("story-*.cache")
+    _damage(path, "flip")
+    second = run_cli("--seeds", str(story_dir), "ask", QUESTION, "--json", env=env)
+    assert second.returncode == 0
+    assert "warning: index cache" in second.stderr and "fails its checksum" in second.stderr
+    assert json.loads(second.stdout)["passages"] == json.loads(first.stdout)["passages"]
+    third = run_cli("--seeds", str(story_dir), "ask", QUESTION, "--json", env=env)
+    assert third.returncode == 0 and third.stderr == ""
