@@ -14,7 +14,7 @@ from scipy import sparse
 from .confidence import THRESHOLD, Evidence, confidence
 from .index import PassageIndex
 from .models import Answer, Hit, Passage
-from .rank import Ranker, Scored
+from .rank import Ranker, Scored, name_groups
 from .text import analyse, clean, normalise
 
 MAX_QUESTION_CHARS = 500
@@ -96,7 +96,15 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
         return Evidence(0.0, 0.0, 0.0, 0.0)
     passage = engine.passages[top.row]
     seen = set(analyse(passage.text)) | set(analyse(passage.citation.title))
-    covered = sum(w * _credit(engine, t, seen) for t, w in weights.items())
+    credit = {t: _credit(engine, t, seen) for t in weights}
+    if engine.ranker.params.name_parts:
+        # The words of one name count as present together, as in the ranker's coverage.
+        vocab = engine.index.vocabulary_
+        for group in name_groups(question, vocab):
+            members = [t for t in credit if vocab.get(t) in group]
+            best = max((credit[t] for t in members), default=0.0)
+            credit.update(dict.fromkeys(members, best))
+    covered = sum(w * credit[t] for t, w in weights.items())
     margin = 0.0
     if top.score > 0:
         margin = (top.score - (second.score if second else 0.0)) / top.score

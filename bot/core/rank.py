@@ -14,6 +14,7 @@ fused with fixed weights that were chosen for their meaning, not per story.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,9 @@ class RankParams:
     s_typed, s_before, s_first: how the answering sentence is picked (see
         :meth:`Ranker.pick_sentence`), relative to the sentence's coverage of
         the question.
+    name_parts: count a multi-word name in the question ('Alice Marie Johnson')
+        as present when any of its words is: news text names a person in
+        full once, then by one name.
     family_weight: how much a word of the same family in the story's
         vocabulary ('prison' for 'imprisoned') counts, relative to the word
         itself; 0 turns family expansion off.
@@ -62,6 +66,7 @@ class RankParams:
     char_ngrams: tuple[int, int] = (3, 5)
     phrase_ngrams: tuple[int, int] = (2, 3)
     family_weight: float = 1.0
+    name_parts: bool = True
     prf_weight: float = 0.0
     s_typed: float = 0.33
     s_before: float = 0.27
@@ -259,7 +264,7 @@ class Ranker:
         sent_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         seg = np.repeat(np.arange(rows.size), ends - starts)
         total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
-        cover = self._coverage(self.sentence_matrix_[sent_rows][:, cols].toarray() > 0, cols, asked, index.idf_, total)
+        cover = self._coverage(self.sentence_matrix_[sent_rows][:, cols].toarray() > 0, cols, asked, index, total, text)
         kind = answer_kind(text)
         asked_words = set(words(text))
         typed = np.asarray([kind is not None and bool(self.shapes_[r][kind] - asked_words) for r in sent_rows.tolist()],
@@ -292,7 +297,7 @@ class Ranker:
         sent_rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         sent_q = self.sentence_matrix_[sent_rows][:, cols].toarray()
         sent_cos = sent_q @ q_data
-        sent_cover = self._coverage(sent_q > 0, cols, asked, index.idf_, total)
+        sent_cover = self._coverage(sent_q > 0, cols, asked, index, total, text)
         seg = np.repeat(np.arange(rows.size), ends - starts)
         best = np.full(rows.size, -1.0)
         np.maximum.at(best, seg, sent_cos)
@@ -314,7 +319,7 @@ class Ranker:
         f["best_sentence"] = best_row
         f["sentence_cover"] = best_cover
         pass_q = index.matrix_[rows][:, cols].toarray()
-        f["cover"] = self._coverage(pass_q > 0, cols, asked, index.idf_, total)
+        f["cover"] = self._coverage(pass_q > 0, cols, asked, index, total, text)
         bm25 = index.bm25(text, rows)
         f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
         f["char"] = _cosines(self.char_space_, self.char_matrix_, text, rows)
@@ -334,24 +339,49 @@ class Ranker:
         return f
 
     def _coverage(self, present: np.ndarray, cols: np.ndarray, asked: np.ndarray,
-                  idf: np.ndarray, total: float) -> np.ndarray:
+                  index: PassageIndex, total: float, text: str = "") -> np.ndarray:
         """Share of the question's idf mass whose terms (or, partly, their family) occur in each row.
 
-        ``present`` is a boolean (rows x query columns) matrix.
+        ``present`` is a boolean (rows x query columns) matrix. The words of
+        one name in the question count as present together (see ``name_parts``).
         """
         if total <= 0 or asked.size == 0:
             return np.zeros(present.shape[0])
+        idf = index.idf_
         pos = {c: i for i, c in enumerate(cols.tolist())}
         family = self.__dict__.get("family_") or {}
         w = self.params.family_weight
-        credit = np.zeros(present.shape[0])
+        hits: dict[int, np.ndarray] = {}
         for c in asked.tolist():
             hit = present[:, pos[c]].astype(np.float64)
             for rel in family.get(c, ()):
                 if rel in pos:
                     hit = np.maximum(hit, w * present[:, pos[rel]])
+            hits[c] = hit
+        if self.params.name_parts:
+            for group in name_groups(text, index.vocabulary_):
+                members = [c for c in group if c in hits]
+                if len(members) > 1:
+                    either = np.max([hits[c] for c in members], axis=0)
+                    for c in members:
+                        hits[c] = either
+        credit = np.zeros(present.shape[0])
+        for c, hit in hits.items():
             credit += idf[c] * hit
         return credit / total
+
+
+_NAME_RUN = re.compile(r"\b[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)+")
+
+
+def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ...]]:
+    """Columns of each run of two or more capitalised words in the question: one name each."""
+    groups = []
+    for run in _NAME_RUN.finditer(question):
+        cols = sorted({vocabulary[t] for t in analyse(run.group()) if t in vocabulary})
+        if len(cols) > 1:
+            groups.append(tuple(cols))
+    return groups
 
 
 NUMBER, NAME = 0, 1
