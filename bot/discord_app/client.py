@@ -275,6 +275,13 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+GATEWAY_FATAL = {
+    4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
+    4010: "invalid shard; storybot runs one shard, so check nothing else sets sharding",
+    4011: "this bot is in too many servers for one connection; it needs sharding (AutoShardedClient)",
+    4012: "invalid API version; discord.py needs updating",
+    4013: "invalid intents; this discord.py does not match the gateway",
+}
 UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError, discord.GatewayNotFound)
 
 
@@ -312,8 +319,9 @@ async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
                  "need: enable it in the Developer Portal (Bot > Privileged Gateway Intents), or unset both")
             return EXIT_USAGE
         except discord.ConnectionClosed as exc:
-            if exc.code == 4004:
-                _say("error: Discord rejected DISCORD_TOKEN at the gateway (4004)")
+            # The close codes discord.py does not reconnect after: a setting or the code must change.
+            if exc.code in GATEWAY_FATAL:
+                _say(f"error: Discord closed the gateway with {exc.code}: {GATEWAY_FATAL[exc.code]}")
                 return EXIT_USAGE
             raise
         except UNREACHABLE as exc:
