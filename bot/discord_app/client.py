@@ -248,6 +248,11 @@ class StoryBot(commands.Bot):
                 interaction, "Only the bot's owner (or the admin role) can use this command.")
             return
         options = (interaction.data or {}).get("options") if isinstance(interaction.data, dict) else None
+        if isinstance(original, discord.NotFound) and original.code in EXPIRED_INTERACTION:
+            # Too late to answer (Discord's 3 s, or 15 min for follow-ups): nothing can reach the user now.
+            log.warning("/%s for user %s expired before the answer was sent (%s); options %r", command,
+                        interaction.user.id, original.text or original.code, options)
+            return
         log.error("/%s failed for user %s in channel %s (guild %s), options %r", command, interaction.user.id,
                   interaction.channel_id, interaction.guild_id, options, exc_info=original)
         await tell_user_something_went_wrong(interaction)
@@ -275,6 +280,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)
 GATEWAY_FATAL = {
     4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
     4010: "invalid shard; storybot runs one shard, so check nothing else sets sharding",
