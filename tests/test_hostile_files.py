@@ -247,8 +247,6 @@ def test_pathological_lines_are_parsed_in_linear_time(line: str) -> None:
     """, seconds=10)
 
 
-@pytest.mark.xfail(strict=True, reason="text.sentences is quadratic on runs of initials: each skipped "
-                   "abbreviation re-splits the whole text from the sentence start ('A. ' * 20000 takes ~5 s, 40000 ~20 s)")
 def test_a_paragraph_of_initials_is_split_in_linear_time() -> None:
     _finishes("""
         from bot.core.corpus import parse_article

@@ -90,25 +90,31 @@ def stem(word: str) -> str:
 
     Deliberately conservative: it folds inflections ("pardons", "pardoned",
     "pardoning") without Porter's aggressive conflations, and leaves short
-    words and numbers alone.
+    words and numbers alone. A final e is dropped after stripping, so that a
+    verb in -e meets its -ed form ('free'/'freed', 'release'/'released').
     """
     if len(word) <= 3 or not word.isalpha():
         return word
+    base = word
     for suffix, repl, min_stem in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
+            if suffix == "s" and word[-2] in "sui":
+                break  # "discuss", "status", "crisis": not plurals
             base = word[: len(word) - len(suffix)] + repl
-            if suffix in ("ing", "ed") and len(base) > 2 and base[-1] == base[-2] and base[-1] not in "lsz":
+            if suffix in ("ing", "ings", "ed") and len(base) > 2 and base[-1] == base[-2] and base[-1] not in "lsz":
                 base = base[:-1]  # "stopped" -> "stop"
-            return base
-    return word
+            break
+    while base.endswith("e") and len(base) > 3:
+        base = base[:-1]
+    return base
 
 
 _SUFFIXES = (
     ("ational", "ate", 3), ("ization", "ize", 3), ("fulness", "ful", 3), ("iveness", "ive", 3),
     ("ements", "", 3), ("ement", "", 3), ("ments", "", 4), ("ment", "", 4),
     ("ingly", "", 3), ("edly", "", 3), ("ies", "y", 2), ("ied", "y", 2), ("sses", "ss", 2),
-    ("ness", "", 3), ("ing", "", 3), ("ers", "er", 3), ("ed", "", 3), ("ly", "", 4),
-    ("es", "e", 3), ("s", "", 3),
+    ("ness", "", 3), ("ings", "", 3), ("ing", "", 3), ("ers", "er", 3), ("ed", "", 3), ("ly", "", 4),
+    ("es", "", 3), ("s", "", 3),
 )
 
 
@@ -128,7 +134,8 @@ def sentences(text: str) -> list[str]:
     parts: list[str] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
-        head = text[start:m.start()].rstrip("\"'\u201d\u2019)]")
+        # Only the word before the stop matters; a bounded window keeps runs of initials linear.
+        head = text[max(start, m.start() - 40):m.start()].rstrip("\"'\u201d\u2019)]")
         last = head.rsplit(None, 1)[-1].rstrip(".").lower() if head.split() else ""
         if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
             continue
