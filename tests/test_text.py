@@ -47,8 +47,6 @@ def test_fold_strips_accents_and_lowercases(raw: str, expected: str) -> None:
     assert fold(raw) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="text.fold: NFKD of a spacing accent (U+00B8 cedilla) is a space plus "
-                   "a combining mark, so fold() returns ' ' and is not idempotent (harmless for words())")
 def test_fold_of_spacing_accent_is_trimmed() -> None:
     assert fold("\u00b8") == fold(fold("\u00b8")) == ""
 

@@ -51,7 +51,8 @@ def fold(text: str) -> str:
     text = _strip_marks(normalise(text))
     # Compatibility forms can decompose to capitals ('\U0001d400' MATHEMATICAL BOLD A is 'A'),
     # and lowercasing can add marks ('\u0130' is 'i' plus a dot), so lowercase and strip again.
-    return _strip_marks(text.lower())
+    # Spacing accents ('\u00b8') decompose to a space plus a mark: collapse spaces again.
+    return _SPACE.sub(" ", _strip_marks(text.lower())).strip()
 
 
 def _strip_marks(text: str) -> str:
