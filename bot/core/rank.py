@@ -384,7 +384,8 @@ def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ..
     return groups
 
 
-NUMBER, NAME = 0, 1
+NUMBER, NAME, PLACE = 0, 1, 2
+_PLACE_PREPOSITIONS = frozenset("in at from near outside inside across".split())
 _HOW_NUMBER = frozenset("many much long old far often large big tall high wide deep".split())
 _WHAT_NUMBER = frozenset("year years date century decade month day time percent percentage age".split())
 _NUMBER_WORDS = frozenset(
@@ -398,7 +399,8 @@ def answer_kind(question: str) -> int | None:
     """What shape of answer a question asks for: NUMBER, NAME or None (anything).
 
     Read from the question word alone ('when', 'how many', 'what year' ask for
-    a number or date; 'who' and 'where' for a name), which is English grammar,
+    a number or date; 'who' for a name; 'where' for a name after 'in', 'at',
+    'from'...), which is English grammar,
     not knowledge of any story.
     """
     ws = words(question)
@@ -406,29 +408,42 @@ def answer_kind(question: str) -> int | None:
         nxt = ws[i + 1] if i + 1 < len(ws) else ""
         if w == "when" or (w == "how" and nxt in _HOW_NUMBER) or (w in ("what", "which") and nxt in _WHAT_NUMBER):
             return NUMBER
-        if w in ("who", "whom", "whose", "where"):
+        if w in ("who", "whom", "whose"):
             return NAME
+        if w == "where":
+            return PLACE
         if w in ("what", "which", "how", "why"):
             return None
     return None
 
 
-def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The words of a sentence that could answer a NUMBER or a NAME question.
+def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The words of a sentence that could answer a NUMBER, a NAME or a PLACE question.
 
     Numbers: words with a digit, and number words. Names: capitalised words
     after the sentence's first word (the first is capitalised anyway), and
-    stop words never count.
+    stop words never count. Places: names in a run that follows a place
+    preposition ('in Aliceville, Alabama', 'at the White House').
     """
     tokens = sentence.split()
-    numbers, names = set(), set()
+    numbers, names, places = set(), set(), set()
+    after_preposition = False
     for i, tok in enumerate(tokens):
+        is_name = False
         for w in words(tok):
             if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
                 numbers.add(w)
             elif i > 0 and tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS:
                 names.add(w)
-    return frozenset(numbers), frozenset(names)
+                is_name = True
+                if after_preposition:
+                    places.add(w)
+        lowered = tok.lower().strip(",.;:\"'()")
+        if lowered in _PLACE_PREPOSITIONS:
+            after_preposition = True
+        elif not is_name and lowered not in ("the", "a", "an"):
+            after_preposition = False
+    return frozenset(numbers), frozenset(names), frozenset(places)
 
 
 def _cuts(term: str) -> list[str]:
