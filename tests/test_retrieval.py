@@ -265,3 +265,61 @@ def test_storybot_beats_bm25_on_the_bundled_story(seeds: Story) -> None:
     bm25 = _bm25_scorer([p.text for p in passages])
     bm25_hit1 = sum(passage_matches(passages[int(np.argmax(bm25(q.question)))].text, q) for q in questions) / len(questions)
     assert report.overall.hit1 >= bm25_hit1 + 0.05, (report.overall.hit1, bm25_hit1)
+
+
+# Names in news: given in full once, then by surname. A question that names a
+# person in full must still find the passage that uses the surname alone, and
+# a 'where' question wants a place after 'in', 'at', 'from'.
+COURT = {
+    "000_trial.txt": "Dalsby shop owner sentenced after fraud trial\n\n"
+                     "Tove Arneberg was jailed after the trial, her lawyer Lars Holm told reporters outside.\n\n"
+                     "Arneberg was jailed in Ostvik, Nordland, at the regional prison for women.\n\n"
+                     "Prosecutors said the fraud had cost suppliers more than two million kroner over six years.\n",
+    "001_appeal.txt": "Lawyer for Dalsby shop owner plans appeal\n\n"
+                      "Lars Holm said he would appeal the sentence because the court ignored the accounts.\n\n"
+                      "The appeal court is expected to hear the case next spring.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def court(tmp_path_factory: pytest.TempPathFactory) -> Story:
+    folder = tmp_path_factory.mktemp("court")
+    for name, text in COURT.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return Story.from_folder(folder)
+
+
+def test_a_full_name_finds_the_passage_that_uses_the_surname(court: Story) -> None:
+    from bot.core.rank import RankParams
+
+    question = "Where is Tove Arneberg jailed?"
+    with_names = court.ask(question)
+    without = Story.from_corpus(court.corpus, rank_params=RankParams(name_parts=False)).ask(question)
+
+    def surname_hit(answer):
+        return next(h for h in answer.hits if "Ostvik" in h.passage.text)
+
+    assert with_names.answered
+    assert surname_hit(with_names).rank <= 2
+    # The surname-only passage gains from the rule; the full-name passage does not need it.
+    assert surname_hit(with_names).score > surname_hit(without).score
+
+
+def test_name_parts_count_toward_confidence(court: Story) -> None:
+    # The surname-only passage covers the whole question: confidence as high as the full-name one.
+    by_surname = court.ask("How much did Tove Arneberg's fraud cost suppliers?")
+    assert by_surname.answered
+    assert "two million" in by_surname.top.passage.text
+
+
+def test_where_asks_for_a_place_after_a_place_preposition() -> None:
+    from bot.core.rank import NAME, NUMBER, PLACE, _shapes, answer_kind
+
+    assert answer_kind("Where was she held?") == PLACE
+    assert answer_kind("Who paid the lawyers?") == NAME
+    assert answer_kind("How many years did she serve?") == NUMBER
+    assert answer_kind("Why did they meet?") is None
+    numbers, names, places = _shapes("Holm met Arneberg on Friday in Ostvik, Nordland, with 12 officers.")
+    assert {"ostvik", "nordland"} <= places
+    assert "arneberg" in names and "arneberg" not in places and "friday" not in places
+    assert "12" in numbers
