@@ -146,9 +146,10 @@ class Ranker:
             [i - 1 if i > 0 and titles[i - 1] == titles[i] else -1 for i in range(len(passages))], dtype=np.int64
         )
         self.title_matrix_ = index.space_.transform(titles)
-        self.shapes_ = [_shapes(t) for t in sents]
-        self.keys_ = [normalise(t) for t in passages]
         rich = len(passages) <= p.rich_limit
+        # Answer shapes cost ~0.1 ms a sentence: minutes on an archive, so they are rich evidence too.
+        self.shapes_ = [_shapes(t) for t in sents] if rich else None
+        self.keys_ = [normalise(t) for t in passages] if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
         self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
         use_phrase = rich and p.w_phrase > 0
@@ -265,7 +266,7 @@ class Ranker:
         seg = np.repeat(np.arange(rows.size), ends - starts)
         total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
         cover = self._coverage(self.sentence_matrix_[sent_rows][:, cols].toarray() > 0, cols, asked, index, total, text)
-        kind = answer_kind(text)
+        kind = answer_kind(text) if self.shapes_ is not None else None
         asked_words = set(words(text))
         typed = np.asarray([kind is not None and bool(self.shapes_[r][kind] - asked_words) for r in sent_rows.tolist()],
                            dtype=np.float64)
@@ -306,7 +307,7 @@ class Ranker:
         best_row[seg[is_best][::-1]] = sent_rows[is_best][::-1]  # first best sentence of each passage
         best_cover = np.zeros(rows.size)
         np.maximum.at(best_cover, seg, sent_cover)
-        kind = answer_kind(text)
+        kind = answer_kind(text) if self.shapes_ is not None else None
         typed = np.zeros(sent_rows.size)
         if kind is not None:
             asked_words = set(words(text))
