@@ -411,18 +411,28 @@ class PassageIndex:
         return _threshold_search(self.postings_, order, query.indices, query.data.astype(np.float32), k)
 
 
-def _impact_order(postings: sparse.csc_matrix) -> np.ndarray:
-    """For each column, positions of its postings by decreasing weight (ties by row).
+def _impact_order(postings: sparse.csc_matrix, chunk: int = 1 << 22) -> np.ndarray:
+    """For each column, positions of its postings by decreasing weight.
 
     ``order[indptr[c]:indptr[c+1]]`` indexes ``postings.data`` / ``.indices``.
+    Sorted a few million postings at a time, to bound the memory it takes.
     """
-    cols = np.repeat(np.arange(postings.shape[1], dtype=np.uint64), np.diff(postings.indptr))
-    # One integer key per posting: column, then weight descending (a positive float32's bits
-    # order like its value, so 2**32 - 1 - bits orders high weights first).
-    bits = postings.data.astype(np.float32).view(np.uint32)
-    key = (cols << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - bits.astype(np.uint64))
-    del cols, bits
-    return np.argsort(key).astype(np.int32 if postings.nnz < 2**31 else np.int64)
+    indptr, data = postings.indptr.astype(np.int64), postings.data.astype(np.float32, copy=False)
+    order = np.empty(postings.nnz, dtype=np.int32 if postings.nnz < 2**31 else np.int64)
+    n_cols = postings.shape[1]
+    c0 = 0
+    while c0 < n_cols:
+        c1 = int(np.searchsorted(indptr, indptr[c0] + chunk, side="right")) - 1
+        c1 = min(n_cols, max(c0 + 1, c1))
+        a, b = int(indptr[c0]), int(indptr[c1])
+        if b > a:
+            # One integer key per posting: column, then weight descending (a positive
+            # float32's bits order like its value, so 2**32 - 1 - bits puts high weights first).
+            cols = np.repeat(np.arange(c1 - c0, dtype=np.uint64), np.diff(indptr[c0:c1 + 1]))
+            key = (cols << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - data[a:b].view(np.uint32).astype(np.uint64))
+            order[a:b] = np.argsort(key) + a
+        c0 = c1
+    return order
 
 
 _WHOLE = 8192  # postings of the rarest terms read whole before any threshold reasoning
@@ -504,8 +514,14 @@ def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     lengths = np.asarray(counts.sum(axis=1)).ravel()
     norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
-    row_norm = np.repeat(norm, np.diff(counts.indptr))
-    data = (idf[counts.indices] * counts.data * (k1 + 1) / (counts.data + row_norm)).astype(np.float32)
+    # idf * tf * (k1 + 1) / (tf + norm), in place: an archive's postings are hundreds of MB a copy.
+    data = idf[counts.indices]
+    data *= counts.data
+    data *= k1 + 1
+    denominator = np.repeat(norm, np.diff(counts.indptr)).astype(np.float32, copy=False)
+    denominator += counts.data
+    data /= denominator
+    del denominator
     # Its own index arrays: scipy may sort a matrix's indices in place, which must not reorder another's.
     return sparse.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
 
