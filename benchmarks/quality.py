@@ -43,7 +43,7 @@ FULL = RankParams()
 PLAIN = replace(
     FULL, w_word=1.0, w_sentence=0.0, w_char=0.0, w_title=0.0, w_lsa=0.0, w_cover=0.0, w_previous=0.0,
     w_bm25=0.0, w_sentence_cover=0.0, w_phrase=0.0, w_typed=0.0, family_weight=0.0, lsa_components=0,
-    s_typed=0.0, s_before=0.0,
+    s_typed=0.0, s_before=0.0, name_parts=False,
 )
 
 
@@ -71,8 +71,10 @@ def steps() -> list[Step]:
          "A latent space fitted on the story links words that keep company, so a paraphrase finds passages without the exact word."),
         ("+ word families", {"family_weight": FULL.family_weight}, "rank",
          "Words of one family in the story's own vocabulary ('imprisoned'/'prison', 'tweet'/'retweeted') count as matches, with no word list."),
+        ("+ name parts", {"name_parts": True}, "rank",
+         "The words of a name asked in full ('Alice Johnson') count as present when a passage uses one of them ('Johnson'), as news does after the first mention."),
         ("+ answer shape = full (word cosine weight 0)", {"w_typed": FULL.w_typed, "s_typed": FULL.s_typed, "s_before": FULL.s_before, "w_word": FULL.w_word}, "rank",
-         "A sentence that matches the question and holds a number for 'when'/'how many' or a name for 'who' is likelier the answer; the sentence pick also credits the sentence after a restatement."),
+         "A sentence that matches the question and holds a number for 'when'/'how many', a name for 'who' or a place after 'in'/'at' for 'where' is likelier the answer; the sentence pick also credits the sentence after a restatement."),
     ]
     ip, rp = IndexParams(bigrams=False), PLAIN
     for label, change, where, why in cumulative:
@@ -86,6 +88,7 @@ def steps() -> list[Step]:
         ("full - coverage", {"w_cover": 0.0, "w_sentence_cover": 0.0}), ("full - sentence scoring", {"w_sentence": 0.0}),
         ("full - LSA", {"w_lsa": 0.0}), ("full - word families", {"family_weight": 0.0}),
         ("full - answer shape", {"w_typed": 0.0, "s_typed": 0.0}),
+        ("full - name parts", {"name_parts": False}),
         ("full + phrases (off by default)", {"w_phrase": 0.1}),
         ("full + Rocchio PRF (off by default)", {"prf_weight": 0.3}),
     ]:
