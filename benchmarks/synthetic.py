@@ -98,13 +98,18 @@ def corpus(n: int, seed: int = 0, vocab_size: int = 200_000) -> Corpus:
     return Corpus(Path(f"synthetic-{n}"), tuple(articles))
 
 
-def questions(texts: list[str], n: int, seed: int = 1) -> list[str]:
-    """Questions built from words of random paragraphs (2-5 words each, plus a question word)."""
+def questions(texts: list[str], n: int, seed: int = 1, with_sources: bool = False):
+    """Questions made of 2-5 words of random paragraphs, after a question opener.
+
+    With ``with_sources``, also the index of the paragraph each question came from.
+    """
     rng = np.random.default_rng(seed)
-    out = []
+    out, sources = [], []
     starters = ["what about", "who said", "why did", "when was", "how many", "where is"]
     for _ in range(n):
-        words = texts[int(rng.integers(0, len(texts)))].rstrip(".").lower().replace(".", "").split()
+        src = int(rng.integers(0, len(texts)))
+        words = texts[src].lower().replace(".", "").split()
         picked = [words[int(i)] for i in rng.integers(0, len(words), int(rng.integers(2, 6)))]
         out.append(f"{starters[int(rng.integers(0, len(starters)))]} {' '.join(picked)}?")
-    return out
+        sources.append(src)
+    return (out, sources) if with_sources else out

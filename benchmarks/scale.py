@@ -1,0 +1,414 @@
+"""How storybot scales: build time, memory, cache load and query latency on 10k-1M paragraphs.
+
+Side by side, in the same run and on the same synthetic text and questions:
+
+- storybot: ``Story.from_corpus`` (the index and the re-ranker the bot serves),
+  saved to and loaded from its cache file; query = the index search for the
+  40 candidates the re-ranker looks at (``search``), and the whole answer
+  (``ask``: search, re-ranking, answering sentence, confidence);
+- naive: scikit-learn's ``TfidfVectorizer`` (sublinear tf, English stop
+  words), a query being the full sparse matrix-vector product and a top-40;
+- rank_bm25: ``BM25Okapi`` over lowercased word tokens, ``get_scores`` and a top-40.
+
+Each engine and size runs in its own subprocess, so peak memory (ru_maxrss,
+the whole process: corpus text included) is its own. Build and serving are
+separate processes too: serving loads the cache file, as a restarted bot does.
+``src@10`` is a sanity check, not a quality measure: the share of questions
+(made of words of one paragraph) whose paragraph is in the top 10.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python benchmarks/scale.py                       # 10k, 100k, 1M (about 30 minutes)
+    .venv/bin/python benchmarks/scale.py --sizes 10000 100000  # quicker
+    .venv/bin/python benchmarks/scale.py --plot-only           # redraw scale.png from scale.json
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import pickle
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import synthetic  # noqa: E402
+
+ENGINES = ("storybot", "naive", "rank_bm25")
+K = 40
+KEY = "scale-benchmark"
+LIMITS = {  # largest size each engine is run at by default, and why not beyond
+    "rank_bm25": (100_000, "pure Python: one dict per paragraph (~{mb:,.0f} MB at 100k, so ~{est:,.0f} GB at 1M) "
+                           "and a Python loop over every paragraph per query word ({ms:,.0f} ms a query at 100k)"),
+}
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _latencies(run, questions: list[str]) -> np.ndarray:
+    for q in questions[:5]:  # warm-up
+        run(q)
+    out = np.empty(len(questions))
+    for i, q in enumerate(questions):
+        t = time.perf_counter()
+        run(q)
+        out[i] = time.perf_counter() - t
+    return out * 1000
+
+
+def _source_hits(top, questions: list[str], sources: list[int]) -> float:
+    return float(np.mean([src in [r for r, _ in top(q)[:10]] for q, src in zip(questions, sources)]))
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if done == total or done % max(1, total // 10) < max(1, total // 100):
+        print(f"  [{stage}: {done:,}/{total:,}]", file=sys.stderr, flush=True)
+
+
+def _top_from_scores(scores: np.ndarray, k: int = K) -> list[tuple[int, float]]:
+    from bot.core.index import top_k
+
+    return top_k(np.asarray(scores, dtype=np.float32).ravel(), k)
+
+
+# --- workers (each runs in its own process) ------------------------------------
+
+def work_storybot_build(n: int, cache_dir: str) -> dict:
+    from bot.core.cache import save_story
+    from bot.core.story import Story
+
+    corpus = synthetic.corpus(n)
+    corpus_mb = _maxrss_mb()
+    t = time.perf_counter()
+    story = Story.from_corpus(corpus, progress=_progress)
+    build = time.perf_counter() - t
+    peak = _maxrss_mb()
+    t = time.perf_counter()
+    path = save_story(story, corpus.folder, KEY, cache_dir=Path(cache_dir), warn=lambda m: print(m, file=sys.stderr))
+    save = time.perf_counter() - t
+    return {"build_s": build, "peak_mb": peak, "corpus_mb": corpus_mb, "save_s": save,
+            "cache_path": str(path), "cache_mb": path.stat().st_size / 2**20 if path else None}
+
+
+def work_storybot_serve(n: int, cache_path: str, n_questions: int) -> dict:
+    from bot.core.cache import read_cached
+
+    t = time.perf_counter()
+    story = read_cached(Path(cache_path), KEY)
+    load = time.perf_counter() - t
+    load_mb = _maxrss_mb()
+    texts = [p.text for p in story.passages]
+    questions, sources = synthetic.questions(texts, n_questions, with_sources=True)
+    del texts
+    index = story.engine.index
+    search = _latencies(lambda q: index.search(index.vector(q), K), questions)
+    ask = _latencies(lambda q: story.ask(q), questions[: max(50, n_questions // 3)])
+    hits = _source_hits(lambda q: index.search(index.vector(q), K), questions, sources)
+    return {"load_s": load, "serve_mb": max(load_mb, _maxrss_mb()), "search_ms": search.tolist(),
+            "ask_ms": ask.tolist(), "src10": hits}
+
+
+def work_naive(n: int, n_questions: int, cache_dir: str) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = synthetic.paragraphs(n)
+    corpus_mb = _maxrss_mb()
+    questions, sources = synthetic.questions(texts, n_questions, with_sources=True)
+    t = time.perf_counter()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    matrix = vectorizer.fit_transform(texts)
+    build = time.perf_counter() - t
+    peak = _maxrss_mb()
+    del texts
+    path = Path(cache_dir) / "naive.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump((vectorizer, matrix), fh, protocol=5)
+    del vectorizer, matrix
+    gc.collect()
+    t = time.perf_counter()
+    with open(path, "rb") as fh:
+        vectorizer, matrix = pickle.load(fh)
+    load = time.perf_counter() - t
+
+    def top(q: str):
+        return _top_from_scores((matrix @ vectorizer.transform([q]).T).toarray())
+
+    lat = _latencies(top, questions)
+    return {"build_s": build, "peak_mb": max(peak, _maxrss_mb()), "corpus_mb": corpus_mb, "load_s": load,
+            "cache_mb": path.stat().st_size / 2**20, "search_ms": lat.tolist(),
+            "src10": _source_hits(top, questions, sources)}
+
+
+def _tokens(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\w+", text.lower())
+
+
+def work_bm25(n: int, n_questions: int, cache_dir: str) -> dict:
+    from rank_bm25 import BM25Okapi
+
+    texts = synthetic.paragraphs(n)
+    questions, sources = synthetic.questions(texts, n_questions, with_sources=True)
+    corpus_mb = _maxrss_mb()
+    t = time.perf_counter()
+    bm25 = BM25Okapi([_tokens(t) for t in texts])
+    build = time.perf_counter() - t
+    peak = _maxrss_mb()
+    del texts
+    path = Path(cache_dir) / "bm25.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump(bm25, fh, protocol=5)
+    del bm25
+    gc.collect()
+    t = time.perf_counter()
+    with open(path, "rb") as fh:
+        bm25 = pickle.load(fh)
+    load = time.perf_counter() - t
+
+    def top(q: str):
+        return _top_from_scores(bm25.get_scores(_tokens(q)))
+
+    lat = _latencies(top, questions)
+    return {"build_s": build, "peak_mb": max(peak, _maxrss_mb()), "corpus_mb": corpus_mb, "load_s": load,
+            "cache_mb": path.stat().st_size / 2**20, "search_ms": lat.tolist(),
+            "src10": _source_hits(top, questions, sources)}
+
+
+WORKERS = {
+    "storybot-build": lambda a: work_storybot_build(a.n, a.cache_dir),
+    "storybot-serve": lambda a: work_storybot_serve(a.n, a.cache_path, a.questions),
+    "naive": lambda a: work_naive(a.n, a.questions, a.cache_dir),
+    "rank_bm25": lambda a: work_bm25(a.n, a.questions, a.cache_dir),
+}
+
+
+def _spawn(*args: str) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"worker {' '.join(args)} failed ({proc.returncode}): {' | '.join(tail)}")
+    for line in proc.stderr.splitlines():
+        print(line, file=sys.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- the run ------------------------------------------------------------------------
+
+def _questions_for(n: int, requested: int, engine: str) -> int:
+    if engine == "rank_bm25" and n >= 100_000:
+        return min(requested, 50)  # about a second each at 100k
+    return requested
+
+
+def run(sizes: list[int], engines: list[str], n_questions: int, limits: dict[str, int]) -> list[dict]:
+    rows: list[dict] = []
+    for n in sizes:
+        for engine in engines:
+            row = {"n": n, "engine": engine}
+            limit = limits.get(engine)
+            if limit is not None and n > limit:
+                row["skipped"] = _skip_reason(engine, rows)
+                rows.append(row)
+                print(f"{n:>9,} {engine:<9} skipped ({row['skipped']})", file=sys.stderr, flush=True)
+                continue
+            print(f"{n:>9,} {engine:<9} ...", file=sys.stderr, flush=True)
+            q = _questions_for(n, n_questions, engine)
+            try:
+                with tempfile.TemporaryDirectory(prefix="storybot-scale-") as tmp:
+                    if engine == "storybot":
+                        row.update(_spawn("storybot-build", str(n), "--cache-dir", tmp))
+                        row.update(_spawn("storybot-serve", str(n), "--cache-path", row["cache_path"],
+                                          "--questions", str(q)))
+                    else:
+                        row.update(_spawn(engine, str(n), "--cache-dir", tmp, "--questions", str(q)))
+            except (RuntimeError, OSError) as exc:
+                row["skipped"] = f"failed: {exc}"
+            rows.append(row)
+            print("  " + _line(row), file=sys.stderr, flush=True)
+    return rows
+
+
+def _skip_reason(engine: str, rows: list[dict]) -> str:
+    done = [r for r in rows if r["engine"] == engine and "skipped" not in r]
+    if engine == "rank_bm25" and done:
+        last = done[-1]
+        per_para = (last["peak_mb"] - last["corpus_mb"]) / last["n"]
+        return LIMITS["rank_bm25"][1].format(mb=last["peak_mb"], est=per_para * 1_000_000 / 1024,
+                                             ms=float(np.median(last["search_ms"])))
+    return "over the size limit given (--max-" + engine.replace("_", "-") + ")"
+
+
+def _ms(values) -> tuple[float, float]:
+    a = np.asarray(values)
+    return float(np.median(a)), float(np.percentile(a, 99))
+
+
+def _line(row: dict) -> str:
+    if "skipped" in row:
+        return f"{row['n']:,} {row['engine']}: skipped ({row['skipped']})"
+    med, p99 = _ms(row["search_ms"])
+    return (f"{row['n']:,} {row['engine']}: build {row['build_s']:.1f} s, peak {row['peak_mb']:,.0f} MB, "
+            f"load {row['load_s']:.2f} s, query median {med:.2f} ms p99 {p99:.2f} ms")
+
+
+def table(rows: list[dict]) -> list[str]:
+    out = [
+        "| paragraphs | engine | build s | peak MB (corpus alone) | cache load s | cache MB "
+        "| query median ms | query p99 ms | src@10 |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        if "skipped" in r:
+            out.append(f"| {r['n']:,} | {r['engine']} | skipped: {r['skipped']} |||||||")
+            continue
+        med, p99 = _ms(r["search_ms"])
+        out.append(
+            f"| {r['n']:,} | {r['engine']} | {r['build_s']:.1f} | {r['peak_mb']:,.0f} ({r['corpus_mb']:,.0f}) "
+            f"| {r['load_s']:.2f} | {r['cache_mb']:,.0f} | {med:.2f} | {p99:.2f} | {r['src10']:.0%} |"
+        )
+    story = [r for r in rows if r["engine"] == "storybot" and "skipped" not in r]
+    if story:
+        out += ["", "storybot, whole answers (search, re-ranking, answering sentence, confidence) "
+                    "and serving memory (the process that loaded the cache):", "",
+                "| paragraphs | ask median ms | ask p99 ms | serving MB | build: save cache s |",
+                "| ---: | ---: | ---: | ---: | ---: |"]
+        for r in story:
+            med, p99 = _ms(r["ask_ms"])
+            out.append(f"| {r['n']:,} | {med:.2f} | {p99:.2f} | {r['serve_mb']:,.0f} | {r['save_s']:.1f} |")
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        import psutil
+
+        mem = f", {psutil.virtual_memory().total / 2**30:.0f} GiB RAM"
+    except ImportError:
+        pass
+    import scipy
+    import sklearn
+
+    return (f"{os.cpu_count()} cores ({cpu}){mem}; Python {platform.python_version()}, numpy {np.__version__}, "
+            f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"storybot": ("tab:blue", "o"), "naive": ("tab:orange", "s"), "rank_bm25": ("tab:green", "^")}
+    for engine, (color, marker) in styles.items():
+        done = [r for r in rows if r["engine"] == engine and "skipped" not in r]
+        if not done:
+            continue
+        ns = [r["n"] for r in done]
+        med = [_ms(r["search_ms"])[0] for r in done]
+        p99 = [_ms(r["search_ms"])[1] for r in done]
+        ax1.plot(ns, med, color=color, marker=marker, label=f"{engine} median")
+        ax1.plot(ns, p99, color=color, marker=marker, linestyle="--", alpha=0.6, label=f"{engine} p99")
+        ax2.plot(ns, [r["peak_mb"] for r in done], color=color, marker=marker, label=f"{engine} build peak")
+        if engine == "storybot":
+            ax2.plot(ns, [r["serve_mb"] for r in done], color=color, marker=marker, linestyle=":",
+                     label="storybot serving (cache loaded)")
+    ax1.axhline(5, color="grey", linewidth=0.8, linestyle=":")
+    ax1.text(ax1.get_xlim()[0] if False else min(r["n"] for r in rows), 5.4, "5 ms target", color="grey", fontsize=8)
+    ax2.axhline(4096, color="grey", linewidth=0.8, linestyle=":")
+    for ax, title, ylabel in ((ax1, "Query latency (top 40)", "ms"), (ax2, "Peak memory (whole process)", "MB")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("paragraphs")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("storybot vs TfidfVectorizer (naive product) vs rank_bm25, synthetic Zipf text")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def report(rows: list[dict], sizes: list[int], command: str) -> list[str]:
+    return [
+        "## Scale",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Corpus: synthetic, seeded (seed 0), words drawn from a Zipf-Mandelbrot law (s = 1.05, q = 2.7) over "
+        f"200,000 words whose most frequent ranks are English function words; 60-120 words a paragraph in "
+        f"sentences of 8-25 words, 25 paragraphs an article; built in memory as a `Corpus` "
+        f"(`benchmarks/synthetic.py`). Questions: 2-5 words of a random paragraph after a question opener. "
+        f"Query = the top {K}. Peak memory is the whole process's (ru_maxrss), corpus text included; "
+        f"'corpus alone' is the process's peak before building.",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        *table(rows),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--max-rank-bm25", type=int, default=LIMITS["rank_bm25"][0],
+                        help="largest size rank_bm25 runs at (default 100k; it needs ~GBs and seconds a query beyond)")
+    parser.add_argument("--max-naive", type=int, default=None, help="largest size the naive engine runs at")
+    parser.add_argument("--json", type=Path, default=HERE / "scale.json")
+    parser.add_argument("--plot", type=Path, default=HERE / "scale.png")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS_scale.md")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the figure and table from --json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("n", type=int, nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-path", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args)))
+        return 0
+    command = "python benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.plot_only:
+        data = json.loads(args.json.read_text())
+        rows, command = data["rows"], data["command"]
+    else:
+        limits = {"rank_bm25": args.max_rank_bm25}
+        if args.max_naive is not None:
+            limits["naive"] = args.max_naive
+        rows = run(sorted(args.sizes), args.engines, args.questions, limits)
+        args.json.write_text(json.dumps({"command": command, "rows": rows}))
+    lines = report(rows, args.sizes, command.strip())
+    print("\n".join(lines))
+    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
