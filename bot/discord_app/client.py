@@ -30,6 +30,8 @@ from ..core.story import CorpusError, Story
 from ..feedback import FeedbackStore
 from ..settings import DEFAULT_API_BASE, Settings
 from . import render
+from .views import PREFIX as BUTTON_PREFIX
+from .views import LiveViews
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,7 @@ class StoryBot(commands.Bot):
         self._reload_lock = asyncio.Lock()
         self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
         self.failed_cogs: dict[str, str] = {}
+        self.live_views = LiveViews()  # answers whose buttons still work (bounded)
 
     # start-up ---------------------------------------------------------------------------
 
@@ -160,6 +163,16 @@ class StoryBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) in %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A button on an answer whose view has stopped (timed out, pushed out, or before a restart):
+        say so, instead of leaving Discord to show "This interaction failed"."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        if custom_id.startswith(BUTTON_PREFIX) and custom_id.rsplit(":", 1)[-1] not in self.live_views:
+            await tell_user_something_went_wrong(
+                interaction, "These buttons have expired. Ask again with /ask to get fresh ones.")
 
     async def on_message(self, message: discord.Message) -> None:
         # No text commands: the ask cog listens for questions. (Overriding this keeps

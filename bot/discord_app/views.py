@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,23 +23,68 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30 * 60.0  # buttons stop working after half an hour; the answer stays
+MAX_LIVE = 2000  # at most this many answers keep working buttons; under a flood the oldest stop first
+PREFIX = "storybot:"  # every button's custom_id starts with it, then the action, then the answer id
+
+
+class LiveViews:
+    """The answer views whose buttons still work, oldest first, at most ``limit``.
+
+    Each live view holds its Answer and a discord.py timer task for ``TIMEOUT``;
+    without a bound a flood of questions would hold thousands of both for half
+    an hour. A button on an answer that is no longer here gets a short
+    'expired' note (``StoryBot.on_interaction``) instead of "interaction failed".
+    """
+
+    def __init__(self, limit: int = MAX_LIVE) -> None:
+        self.limit = limit
+        self._views: OrderedDict[str, AnswerView] = OrderedDict()
+
+    def add(self, view: "AnswerView") -> None:
+        self._views[view.answer_id] = view
+        while len(self._views) > max(1, self.limit):
+            _, oldest = self._views.popitem(last=False)
+            oldest.stop()
+
+    def discard(self, view: "AnswerView") -> None:
+        if self._views.get(view.answer_id) is view:
+            del self._views[view.answer_id]
+
+    def __contains__(self, answer_id: object) -> bool:
+        return answer_id in self._views
+
+    def __len__(self) -> int:
+        return len(self._views)
 
 
 class AnswerView(discord.ui.View):
     """Paging and feedback for one answer."""
 
-    def __init__(self, answer: Answer, feedback: FeedbackStore, *, timeout: float | None = TIMEOUT) -> None:
+    def __init__(self, answer: Answer, feedback: FeedbackStore, *, timeout: float | None = TIMEOUT,
+                 live: LiveViews | None = None) -> None:
         super().__init__(timeout=timeout)
         self.answer = answer
         self.feedback = feedback
+        self.live = live
         self.answer_id = uuid.uuid4().hex[:16]
         self.page = 0
         self.seen = 0  # the furthest page anyone has looked at
         self.total = render.pages(answer)
-        self.more.custom_id = f"storybot:more:{self.answer_id}"
-        self.helpful.custom_id = f"storybot:yes:{self.answer_id}"
-        self.not_helpful.custom_id = f"storybot:no:{self.answer_id}"
+        self.more.custom_id = f"{PREFIX}more:{self.answer_id}"
+        self.helpful.custom_id = f"{PREFIX}yes:{self.answer_id}"
+        self.not_helpful.custom_id = f"{PREFIX}no:{self.answer_id}"
         self._label()
+        if live is not None:
+            live.add(self)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.live is not None:
+            self.live.discard(self)
+
+    async def on_timeout(self) -> None:
+        if self.live is not None:
+            self.live.discard(self)
 
     def embed(self) -> discord.Embed:
         return render.answer_embed(self.answer, self.page)

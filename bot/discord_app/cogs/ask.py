@@ -71,7 +71,7 @@ class Ask(commands.Cog):
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
         answer = await task
-        view = AnswerView(answer, bot.feedback)
+        view = AnswerView(answer, bot.feedback, live=bot.live_views)
         if deferred:
             await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
                                             allowed_mentions=NO_PINGS, wait=True)
@@ -129,7 +129,7 @@ class Ask(commands.Cog):
         channel = message.channel
         context = bot.thread_context(channel)
         answer = await bot.answer(question, context=context)
-        view = AnswerView(answer, bot.feedback)
+        view = AnswerView(answer, bot.feedback, live=bot.live_views)
         if context is not None:
             bot.remember_thread(channel.id, answer.question or question)
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
