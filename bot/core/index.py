@@ -98,8 +98,9 @@ class _WordCounter:
     On ASCII text each distinct word is folded, stop-word checked and stemmed
     once (a memo from word to term id); other text, and bigrams, go through
     the terms path. Counts come out as scikit-learn's ``CountVectorizer``
-    makes them (first-seen term order within a row, then columns renumbered
-    in term order), so the weights that follow are the same to the bit.
+    makes them (ids in order of first appearance, rows sorted by id, then
+    columns renumbered in term order), so the weights that follow are the
+    same to the bit.
     Used while building only, never pickled.
     """
 
@@ -169,12 +170,14 @@ class _WordCounter:
             if progress is not None and done % step == 0:
                 progress(done, total)
         index_type = np.int32 if len(indices) < 2**31 else np.int64
-        return sparse.csr_matrix(
+        counts = sparse.csr_matrix(
             (np.frombuffer(values, dtype=np.int32).astype(np.float32),
-             np.frombuffer(indices, dtype=np.int32).astype(index_type, copy=False),
+             np.frombuffer(indices, dtype=np.int32).astype(index_type),
              np.frombuffer(indptr, dtype=np.int64).astype(index_type)),
             shape=(total, len(self.vocabulary)),
         )
+        counts.sort_indices()  # as CountVectorizer does (by id: first-seen order when fitting)
+        return counts
 
 
 class CharAnalyzer:
