@@ -223,3 +223,17 @@ def test_built_matrix_equals_scikit_learns_tfidf_vectorizer(corpus, bigrams):
     got = built.space_.transform(some)
     want = sparse.csr_matrix(reference.transform(some))
     assert np.array_equal(got.indices, want.indices) and np.array_equal(got.data, want.data)
+
+
+def test_bm25_read_back_from_the_weights_equals_bm25_from_the_counts(corpus):
+    from bot.core.index import _bm25_impacts
+
+    texts = corpus[:600] + _story_texts()
+    for params in (IndexParams(), IndexParams(sublinear_tf=False, bm25_b=0.75)):
+        built = PassageIndex(params).build(texts)
+        counts = built.space_.counts(texts)
+        reference = _bm25_impacts(counts, params.bm25_k1, params.bm25_b)
+        rows = np.arange(len(texts))
+        cols = np.arange(len(built.vocabulary_))
+        got = built.bm25_impacts(rows, cols).toarray()
+        assert np.array_equal(got, reference.toarray())

@@ -335,7 +335,9 @@ class PassageIndex:
     ``__init__`` stores the parameters; ``build`` fits them, setting
     ``space_`` (the word TF-IDF space), ``matrix_`` (passages x terms, rows
     L2-normalised, CSR), ``postings_`` (the same matrix as CSC, rows sorted),
-    ``bm25_`` (BM25 impacts, passages x terms) and, above
+    ``bm25_idf_`` and ``bm25_norm_`` (BM25's term and passage factors; a
+    term count is read back from ``matrix_`` with ``row_norm_``, so BM25
+    needs no matrix of its own) and, above
     ``exact_limit`` passages, ``impact_order_`` (each column's postings by
     decreasing weight, for the threshold search).
     """
@@ -349,7 +351,8 @@ class PassageIndex:
         analyzer = WordAnalyzer(p.bigrams and n <= p.bigram_limit)
         self.space_ = TfidfSpace(analyzer, p.sublinear_tf, p.min_df, p.max_df)
         counts = self.space_.fit_counts(passages, progress)
-        self.bm25_ = _bm25_impacts(counts, p.bm25_k1, p.bm25_b)
+        self.bm25_idf_, self.bm25_norm_ = _bm25_factors(counts, p.bm25_k1, p.bm25_b)
+        self.row_norm_ = _row_norms(counts, self.space_.idf_, p.sublinear_tf)
         self.matrix_ = self.space_.weigh(counts, copy=False)  # counts become weights in place
         del counts
         self.postings_ = self.matrix_.tocsc()
@@ -395,7 +398,29 @@ class PassageIndex:
             return np.zeros(rows.size, dtype=np.float32)
         weights = counts.data.astype(np.float32)
         weights[~self.unigram_[counts.indices]] *= self.params.bigram_weight
-        return np.asarray(self.bm25_[rows][:, counts.indices] @ weights).ravel()
+        return np.asarray(self.bm25_impacts(rows, counts.indices) @ weights).ravel()
+
+    def bm25_impacts(self, rows: np.ndarray, cols: np.ndarray) -> sparse.csr_matrix:
+        """BM25 contributions of terms ``cols`` in passages ``rows`` (rows x cols, sparse).
+
+        The term counts are read back from the TF-IDF weights: a weight is
+        (1 + ln tf) * idf / |row| (or tf * idf / |row|), and tf is a whole number.
+        """
+        sub = self.matrix_[rows][:, cols]
+        if sub.nnz == 0:
+            return sub
+        r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        idf = self.space_.idf_[cols][sub.indices]
+        raw = sub.data.astype(np.float64) * self.row_norm_[rows][r] / idf
+        tf = np.rint(np.exp(raw - 1.0) if self.params.sublinear_tf else raw).astype(np.float32)
+        k1 = self.params.bm25_k1
+        data = self.bm25_idf_[cols][sub.indices]
+        data *= tf
+        data *= k1 + 1
+        denominator = self.bm25_norm_[rows][r]
+        denominator += tf
+        data /= denominator
+        return sparse.csr_matrix((data, sub.indices, sub.indptr), shape=sub.shape)
 
     def search(self, query: sparse.csr_matrix, k: int, *, exact: bool | None = None) -> list[tuple[int, float]]:
         """The ``k`` best passages for a query vector, as ``(row, cosine)``, best first.
@@ -506,27 +531,51 @@ def _accumulate(postings: sparse.csc_matrix, starts: np.ndarray, lengths: np.nda
     return [(int(touched[i]), s) for i, s in top_k(scores[touched], k)]
 
 
-def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:
-    """Per (passage, term) BM25 contributions, so a query's score is one sparse product.
+def _bm25_factors(counts: sparse.csr_matrix, k1: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """BM25's per-term idf and per-passage length norm (float32).
 
-    Uses the always-positive idf ln(1 + (N - df + 0.5) / (df + 0.5)).
+    A passage's contribution for a term is ``idf * tf * (k1 + 1) / (tf + norm)``,
+    with the always-positive idf ln(1 + (N - df + 0.5) / (df + 0.5)).
     """
-    counts = counts.tocsr().astype(np.float32, copy=False)
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     lengths = np.asarray(counts.sum(axis=1)).ravel()
-    norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
-    # idf * tf * (k1 + 1) / (tf + norm), in place: an archive's postings are hundreds of MB a copy.
+    norm = (k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))).astype(np.float32)
+    return idf, norm
+
+
+def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:
+    """Per (passage, term) BM25 contributions of a count matrix (the reference for ``bm25_impacts``)."""
+    idf, norm = _bm25_factors(counts, k1, b)
     data = idf[counts.indices]
     data *= counts.data
     data *= k1 + 1
-    denominator = np.repeat(norm, np.diff(counts.indptr)).astype(np.float32, copy=False)
+    denominator = np.repeat(norm, np.diff(counts.indptr))
     denominator += counts.data
     data /= denominator
-    del denominator
-    # Its own index arrays: scipy may sort a matrix's indices in place, which must not reorder another's.
     return sparse.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
+
+
+def _row_norms(counts: sparse.csr_matrix, idf: np.ndarray, sublinear_tf: bool, chunk: int = 1 << 16) -> np.ndarray:
+    """Euclidean norm of each passage's TF-IDF row before normalising (float64), in row chunks."""
+    n = counts.shape[0]
+    out = np.zeros(n, dtype=np.float64)
+    indptr = counts.indptr
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        s, e = int(indptr[a]), int(indptr[b])
+        if e == s:
+            continue
+        w = counts.data[s:e].astype(np.float64)
+        if sublinear_tf:
+            w = np.log(w) + 1.0
+        w *= idf[counts.indices[s:e]]
+        w *= w
+        sums = np.add.reduceat(w, np.minimum(indptr[a:b] - s, e - s - 1))
+        sums[indptr[a + 1:b + 1] == indptr[a:b]] = 0.0  # empty rows
+        out[a:b] = np.sqrt(sums)
+    return out
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
