@@ -46,6 +46,7 @@ async def run_bot(fake: FakeDiscord, tmp_path: Path, *, story: Story | None = No
     """The bot, logged in and connected to ``fake`` (READY and GUILD_CREATE received when ``ready``)."""
     bot = StoryBot(bot_settings(fake, tmp_path, **overrides), story=story or shared_story())
     task = asyncio.create_task(serve(bot), name="storybot")
+    bot.serve_task = task  # type: ignore[attr-defined]  # serve()'s exit code, for tests that stop the bot
     try:
         if ready:
             waiter = asyncio.ensure_future(fake.wait_ready())

@@ -116,6 +116,7 @@ class FakeDiscord:
             for c in g["channels"]:
                 self.channels[int(c["id"])] = {**c, "guild_id": g["id"]}
         self.messages: dict[int, dict[str, Any]] = {}
+        self.deleted: set[int] = set()  # ids of messages people deleted (delete_message)
         self.threads: dict[int, dict[str, Any]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None: global) -> synced
         self.requests: list[Request] = []
@@ -304,6 +305,29 @@ class FakeDiscord:
             "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}}},
             method="POST", times=times)
 
+    # history and deletions -------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Drop what the fake has recorded so far (requests, messages, answered interactions, this
+        session's replay log), so long fault and load runs measure the bot's memory, not the fake's.
+        Call it while the bot is connected and idle: events dispatched before it are not replayed."""
+        self.requests.clear()
+        self.messages = {mid: m for mid, m in self.messages.items() if mid in self.threads}
+        self._interactions.clear()
+        self.events.clear()
+        self.gateway_frames.clear()
+
+    async def delete_message(self, message: dict[str, Any]) -> None:
+        """Someone deleted ``message``: it is gone from the store and MESSAGE_DELETE is sent. A reply
+        referencing it then loses the reference (``fail_if_not_exists: false``) or gets 400 50035."""
+        mid = int(message["id"])
+        self.messages.pop(mid, None)
+        self.deleted.add(mid)
+        data = {"id": message["id"], "channel_id": message["channel_id"]}
+        if message.get("guild_id"):
+            data["guild_id"] = message["guild_id"]
+        await self.dispatch("MESSAGE_DELETE", data)
+
     # REST ---------------------------------------------------------------------------------------
 
     def _respond(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> web.Response:
@@ -413,9 +437,15 @@ class FakeDiscord:
         }
         if channel.get("guild_id"):
             msg["guild_id"] = channel["guild_id"]
-        if body.get("message_reference"):
+        ref = body.get("message_reference")
+        if ref and ref.get("message_id") and int(ref["message_id"]) in self.deleted:
+            if ref.get("fail_if_not_exists", True):
+                raise _Reply(400, {"message": "Invalid Form Body", "code": 50035, "errors": {"message_reference": {
+                    "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}}})
+            ref = None  # Discord sends the message without the reply when told not to fail
+        if ref:
             msg["type"] = 19
-            msg["message_reference"] = body["message_reference"]
+            msg["message_reference"] = ref
         self.messages[mid] = msg
         return msg
 
@@ -434,6 +464,8 @@ class FakeDiscord:
 
     def _thread(self, cid: int, body: dict[str, Any], mid: int | None) -> dict[str, Any]:
         parent = self._channel(cid)
+        if mid is not None and mid in self.deleted:
+            raise _Reply(404, {"message": "Unknown Message", "code": 10008})
         tid = mid or snowflake()  # a thread from a message has the message's id, as on Discord
         thread = {"id": str(tid), "guild_id": parent.get("guild_id"), "parent_id": str(cid), "type": 11,
                   "name": body.get("name", ""), "owner_id": self.bot_user["id"], "message_count": 0,
@@ -717,8 +749,13 @@ class FakeDiscord:
             await self.dispatch("RESUMED", {})
         await self._notify()
 
-    async def close_gateway(self, code: int = 4000, message: str = "fake close") -> None:
-        """Close the bot's websocket with ``code`` (4000-4009: resumable in discord.py; 1000: clean)."""
+    async def close_gateway(self, code: int = 4000, message: str = "fake close", *,
+                            forget_session: bool = False) -> None:
+        """Close the bot's websocket with ``code``. discord.py reconnects and RESUMEs after any code but
+        4004 and 4010-4014 (a remote 1000 included). ``forget_session`` ends the session too, as Discord
+        does with 4007 and 4009, so the RESUME gets INVALID_SESSION and the bot identifies again."""
+        if forget_session:
+            self.session_id = None
         if self.ws is not None:
             await self.ws.close(code=code, message=message.encode())
 
