@@ -172,7 +172,7 @@ class _WordCounter:
         index_type = np.int32 if len(indices) < 2**31 else np.int64
         counts = sparse.csr_matrix(
             (np.frombuffer(values, dtype=np.int32).astype(np.float32),
-             np.frombuffer(indices, dtype=np.int32).astype(index_type),
+             np.frombuffer(indices, dtype=np.int32).astype(index_type, copy=False),  # a view: no copy
              np.frombuffer(indptr, dtype=np.int64).astype(index_type)),
             shape=(total, len(self.vocabulary)),
         )
