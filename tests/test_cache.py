@@ -267,3 +267,68 @@ def test_cli_uses_the_cache_and_survives_a_damaged_one(story_dir, tmp_path):
     assert json.loads(second.stdout)["passages"] == json.loads(first.stdout)["passages"]
     third = run_cli("--seeds", str(story_dir), "ask", QUESTION, "--json", env=env)
     assert third.returncode == 0 and third.stderr == ""
+
+
+# --- build progress on the terminal ----------------------------------------------------
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def _progress(tty: bool, clock: list[float]):
+    from bot.__main__ import TerminalProgress
+
+    stream = _Stream(tty)
+    progress = TerminalProgress(stream)
+    progress.clock = lambda: clock[0]
+    progress.started = clock[0]
+    return progress, stream
+
+
+def test_progress_is_silent_for_a_small_story_off_a_terminal():
+    progress, stream = _progress(False, [0.0])
+    for i in range(1, 6):
+        progress("articles read", i, 5)
+    progress("paragraphs indexed", 59, 59)
+    assert stream.text == ""
+
+
+def test_progress_prints_tenths_for_a_large_corpus_off_a_terminal():
+    progress, stream = _progress(False, [0.0])
+    total = 1_000_000
+    for done in range(10_000, total + 1, 10_000):
+        progress("paragraphs indexed", done, total)
+    progress("re-ranking evidence", 0, 1)
+    progress("re-ranking evidence", 1, 1)
+    lines = stream.text.splitlines()
+    assert 10 <= len(lines) <= 13
+    assert "storybot: paragraphs indexed: 1,000,000/1,000,000" in lines
+    assert lines[-1] == "storybot: re-ranking evidence..."
+
+
+def test_progress_on_a_terminal_redraws_one_line_once_building_takes_a_while():
+    clock = [0.0]
+    progress, stream = _progress(True, clock)
+    progress("articles read", 1, 5)
+    assert stream.text == ""  # quick builds stay quiet
+    clock[0] = 1.0
+    progress("articles read", 3, 5)
+    progress("articles read", 5, 5)
+    assert "\r\x1b[Kstorybot: articles read: 3/5" in stream.text
+    assert stream.text.endswith("storybot: articles read: 5/5\n")
+
+
+def test_cli_build_of_a_small_story_prints_no_progress(story_dir, tmp_path):
+    result = run_cli("--seeds", str(story_dir), "sources", env=clean_env(STORYBOT_CACHE_DIR=str(tmp_path / "c")))
+    assert result.returncode == 0 and result.stderr == ""
