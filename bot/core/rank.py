@@ -113,6 +113,40 @@ class PhraseAnalyzer:
         return grams
 
 
+class SentenceSpans(Sequence[str]):
+    """Sentences kept as (start, end) offsets into their passages' texts, read back on demand.
+
+    The same strings as the list of sentences, for a fraction of the memory
+    and cache size on an archive (the passages' texts are held anyway).
+    """
+
+    def __init__(self, passages: Sequence[str], sents: Sequence[str], owner: np.ndarray) -> None:
+        self.passages = list(passages)
+        self.owner = owner
+        self.bounds = np.zeros((len(sents), 2), dtype=np.int32)
+        self.other: dict[int, str] = {}  # a sentence not found verbatim in its passage
+        pos, last = 0, -1
+        for i, (sent, row) in enumerate(zip(sents, owner.tolist())):
+            if row != last:
+                pos, last = 0, row
+            text = self.passages[row]
+            at = text.find(sent, pos)
+            if at < 0:
+                self.other[i] = sent
+                continue
+            self.bounds[i] = (at, at + len(sent))
+            pos = at + len(sent)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __getitem__(self, i: int) -> str:
+        if i in self.other:
+            return self.other[i]
+        start, end = self.bounds[i]
+        return self.passages[int(self.owner[i])][int(start):int(end)]
+
+
 class Ranker:
     """Evidence beyond the word cosine, fitted on one story's passages.
 
@@ -142,6 +176,8 @@ class Ranker:
         self.sentence_owner_ = np.asarray(owner, dtype=np.int32)
         self.sentence_starts_ = np.asarray(starts, dtype=np.int64)
         self.sentence_matrix_ = index.space_.transform(sents)
+        if len(passages) > p.rich_limit:  # an archive: keep spans of the passages, not a second copy of the text
+            self.sentences_ = SentenceSpans(passages, sents, self.sentence_owner_)
         self.previous_ = np.asarray(
             [i - 1 if i > 0 and titles[i - 1] == titles[i] else -1 for i in range(len(passages))], dtype=np.int64
         )
