@@ -5,9 +5,12 @@ up changed files, build a new Story and swap it in with one assignment.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .answer import Engine, answer
 from .corpus import Corpus, CorpusError, read_folder
@@ -15,31 +18,81 @@ from .index import IndexParams, PassageIndex
 from .models import Answer, Article, Citation, Passage
 from .rank import Ranker, RankParams
 
-__all__ = ["Story", "CorpusError", "Progress", "build_passages"]
+__all__ = ["Story", "CorpusError", "Passages", "Progress", "build_passages"]
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` while building: stages are "articles read",
 "paragraphs indexed" and "re-ranking evidence" (done == total when a stage ends)."""
 
 
+def _passage(article: Article, j: int, row: int) -> Passage:
+    lines = article.lines
+    citation = Citation(
+        article=article.key,
+        article_number=article.number,
+        title=article.title,
+        paragraph=article.numbers[j],
+        line=lines[j] if lines else 0,
+        outlet=article.outlet,
+        date=article.date,
+        url=article.url,
+    )
+    return Passage(row, article.paragraphs[j], citation)
+
+
 def build_passages(articles: tuple[Article, ...]) -> tuple[Passage, ...]:
     """Every clean paragraph of every article, with its citation, in index order."""
     passages: list[Passage] = []
     for article in articles:
-        lines = article.lines or (0,) * len(article.paragraphs)
-        for text, number, line in zip(article.paragraphs, article.numbers, lines):
-            citation = Citation(
-                article=article.key,
-                article_number=article.number,
-                title=article.title,
-                paragraph=number,
-                line=line,
-                outlet=article.outlet,
-                date=article.date,
-                url=article.url,
-            )
-            passages.append(Passage(len(passages), text, citation))
+        for j in range(len(article.paragraphs)):
+            passages.append(_passage(article, j, len(passages)))
     return tuple(passages)
+
+
+class Passages(Sequence[Passage]):
+    """Every clean paragraph of every article, in index order, made when asked for.
+
+    Behaves like the tuple :func:`build_passages` returns (equal items, same
+    order), but holds only the articles and where each one starts: a million
+    passage and citation objects would cost hundreds of megabytes and seconds
+    to load from the cache, for the handful an answer shows.
+    """
+
+    def __init__(self, articles: tuple[Article, ...]) -> None:
+        self.articles = articles
+        self.starts = np.cumsum([0] + [len(a.paragraphs) for a in articles], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        i = operator.index(i)
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("passage index out of range")
+        a = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return _passage(self.articles[a], i - int(self.starts[a]), i)
+
+    def __iter__(self) -> Iterator[Passage]:
+        row = 0
+        for article in self.articles:
+            for j in range(len(article.paragraphs)):
+                yield _passage(article, j, row)
+                row += 1
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Passages, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Passages({len(self)} passages in {len(self.articles)} articles)"
 
 
 @dataclass(frozen=True)
@@ -58,13 +111,14 @@ class Story:
         *,
         progress: Progress | None = None,
     ) -> "Story":
-        passages = build_passages(corpus.articles)
-        texts = [p.text for p in passages]
+        passages = Passages(corpus.articles)
+        texts = [text for article in corpus.articles for text in article.paragraphs]
+        titles = [article.title for article in corpus.articles for _ in article.paragraphs]
         index_progress = (lambda done, total: progress("paragraphs indexed", done, total)) if progress else None
         index = PassageIndex(index_params).build(texts, progress=index_progress)
         if progress:
             progress("re-ranking evidence", 0, 1)
-        ranker = Ranker(rank_params).build(index, texts, [p.citation.title for p in passages])
+        ranker = Ranker(rank_params).build(index, texts, titles)
         index.finish()
         ranker.finish()
         if progress:
@@ -94,7 +148,7 @@ class Story:
         return self.corpus.articles
 
     @property
-    def passages(self) -> tuple[Passage, ...]:
+    def passages(self) -> Sequence[Passage]:
         return self.engine.passages
 
     def ask(self, question: str, *, context: str | None = None, k: int = 5) -> Answer:
