@@ -48,12 +48,17 @@ HARBOUR = {
 }
 
 
+def _story_of(files: dict[str, str], tmp_path_factory: pytest.TempPathFactory, name: str) -> Story:
+    """A story read from article files written to a fresh folder, as an operator would."""
+    folder = tmp_path_factory.mktemp(name)
+    for file_name, text in files.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+    return Story.from_folder(folder)
+
+
 @pytest.fixture(scope="module")
 def harbour(tmp_path_factory: pytest.TempPathFactory) -> Story:
-    folder = tmp_path_factory.mktemp("harbour")
-    for name, text in HARBOUR.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return Story.from_folder(folder)
+    return _story_of(HARBOUR, tmp_path_factory, "harbour")
 
 
 @pytest.fixture(scope="module")
@@ -283,10 +288,7 @@ COURT = {
 
 @pytest.fixture(scope="module")
 def court(tmp_path_factory: pytest.TempPathFactory) -> Story:
-    folder = tmp_path_factory.mktemp("court")
-    for name, text in COURT.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return Story.from_folder(folder)
+    return _story_of(COURT, tmp_path_factory, "court")
 
 
 def test_a_full_name_finds_the_passage_that_uses_the_surname(court: Story) -> None:
