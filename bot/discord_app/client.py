@@ -10,11 +10,14 @@ SIGHUP.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import signal
 import sys
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 
 import aiohttp
@@ -39,6 +42,9 @@ EXIT_OK, EXIT_USAGE = 0, 2
 COGS = ("ask", "sources", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
+# Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
+# keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
+ANSWER_WORKERS = 1
 _DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
 NO_PINGS = discord.AllowedMentions.none()
 
@@ -115,6 +121,29 @@ class StoryBot(commands.Bot):
         self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
         self.failed_cogs: dict[str, str] = {}
         self.live_views = LiveViews()  # answers whose buttons still work (bounded)
+        self._answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="storybot-answer")
+        self.answers_in_flight = 0
+        self.answer_seconds = 0.05  # recent time one answer takes on a worker (updated as they come)
+
+    # The gateway connection: discord.py reads every event already buffered without returning to the
+    # event loop, so a burst of 1,000 interactions was parsed in one stretch of half a second, with
+    # no acknowledgement, heartbeat or reply sent meanwhile. Yield to the loop after each event.
+    @property
+    def ws(self) -> DiscordWebSocket | None:
+        return self.__dict__.get("_storybot_ws")
+
+    @ws.setter
+    def ws(self, ws: DiscordWebSocket | None) -> None:
+        self.__dict__["_storybot_ws"] = ws
+        if ws is not None and not getattr(ws, "_storybot_yields", False):
+            poll = ws.poll_event
+
+            async def poll_event() -> None:
+                await poll()
+                await asyncio.sleep(0)
+
+            ws.poll_event = poll_event  # type: ignore[method-assign]
+            ws._storybot_yields = True  # type: ignore[attr-defined]
 
     # start-up ---------------------------------------------------------------------------
 
@@ -144,6 +173,7 @@ class StoryBot(commands.Bot):
             except Exception as exc:  # one broken cog must not stop the others
                 self.failed_cogs[name] = repr(exc)
                 log.exception("could not load the %s commands; starting without them", name)
+        _freeze_heap()
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -195,12 +225,29 @@ class StoryBot(commands.Bot):
             self._warned = {k: v for k, v in self._warned.items() if v > now}
         return True
 
-    async def answer(self, question: str, *, context: str | None = None) -> Answer:
-        """Ask the current story, off the event loop (a big index must not stall the bot)."""
+    async def answer(self, question: str, *, context: str | None = None) -> tuple[Answer, discord.Embed]:
+        """Ask the current story and render the answer's first page, off the event loop (a big index,
+        or a burst of questions, must not stall the bot): on the answer workers, in arrival order."""
         story = self.story  # one read: a reload swapping mid-question does not mix two stories
         if story is None:
             raise RuntimeError("the story is not loaded yet")
-        return await asyncio.to_thread(story.ask, question, context=context, k=ASK_K)
+        self.answers_in_flight += 1
+        try:
+            answer, embed, seconds = await asyncio.get_running_loop().run_in_executor(
+                self._answer_pool, functools.partial(_answer_and_render, story, question, context))
+        finally:
+            self.answers_in_flight -= 1
+        self.answer_seconds += (seconds - self.answer_seconds) / 10  # a moving average, for busy()
+        return answer, embed
+
+    def busy(self) -> bool:
+        """True when the answers queued ahead of a new question will take longer than DEFER_AFTER / 2
+        (by the recent time an answer takes): then defer at once instead of waiting to find out."""
+        return self.answers_in_flight * self.answer_seconds > DEFER_AFTER / 2
+
+    async def close(self) -> None:
+        await super().close()
+        self._answer_pool.shutdown(wait=False, cancel_futures=True)
 
     def remember_thread(self, thread_id: int, question: str) -> None:
         self.thread_questions[thread_id] = question
@@ -240,6 +287,7 @@ class StoryBot(commands.Bot):
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 self.story = story  # the swap: one assignment, questions in flight keep the old story
+                _freeze_heap()
                 text = (f"Reloaded the story from {self.settings.seeds}: {describe(story)} "
                         f"(before: {before}), in {time.perf_counter() - started:.1f} s.")
                 log.info("reload (%s): %s", source, text)
@@ -272,6 +320,23 @@ class StoryBot(commands.Bot):
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         log.exception("unhandled error in %s", event_method)
+
+
+def _freeze_heap() -> None:
+    """Keep the story (millions of objects on a big corpus) out of the garbage collector's full passes.
+
+    A full collection walks every tracked object with the GIL held: on a loaded story that is a pause
+    of the event loop in the middle of a burst. The story lives as long as the bot (a reload freezes
+    the new one; the old one stays frozen, a bounded cost paid once per reload).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _answer_and_render(story: Story, question: str, context: str | None) -> tuple[Answer, discord.Embed, float]:
+    started = time.perf_counter()
+    answer = story.ask(question, context=context, k=ASK_K)
+    return answer, render.answer_embed(answer, 0), time.perf_counter() - started
 
 
 class _UserKey:

@@ -61,9 +61,10 @@ class AnswerView(discord.ui.View):
     """Paging and feedback for one answer."""
 
     def __init__(self, answer: Answer, feedback: FeedbackStore, *, timeout: float | None = TIMEOUT,
-                 live: LiveViews | None = None) -> None:
+                 live: LiveViews | None = None, first_page: discord.Embed | None = None) -> None:
         super().__init__(timeout=timeout)
         self.answer = answer
+        self._first_page = first_page  # page 0, rendered off the event loop with the answer
         self.feedback = feedback
         self.live = live
         self.answer_id = uuid.uuid4().hex[:16]
@@ -87,6 +88,8 @@ class AnswerView(discord.ui.View):
             self.live.discard(self)
 
     def embed(self) -> discord.Embed:
+        if self.page == 0 and self._first_page is not None:
+            return self._first_page
         return render.answer_embed(self.answer, self.page)
 
     def shown_labels(self) -> tuple[str, ...]:

@@ -60,18 +60,23 @@ class Ask(commands.Cog):
                                                     allowed_mentions=NO_PINGS)
             return
         context = bot.thread_context(interaction.channel)
+        # Under a burst the answer will wait behind others: acknowledge at once, so every
+        # interaction is acknowledged within Discord's 3 s however long the queue is.
+        busy = bot.busy()
         task = asyncio.ensure_future(bot.answer(question, context=context))
         age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age)))
-        deferred = not done
+        wait = 0.0 if busy else max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age))
+        if wait > 0:
+            await asyncio.wait({task}, timeout=wait)
+        deferred = not task.done()
         if deferred:
             try:
                 await interaction.response.defer(ephemeral=private, thinking=True)
             except BaseException:
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
-        answer = await task
-        view = AnswerView(answer, bot.feedback, live=bot.live_views)
+        answer, first_page = await task
+        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
         if deferred:
             await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
                                             allowed_mentions=NO_PINGS, wait=True)
@@ -128,8 +133,8 @@ class Ask(commands.Cog):
             return
         channel = message.channel
         context = bot.thread_context(channel)
-        answer = await bot.answer(question, context=context)
-        view = AnswerView(answer, bot.feedback, live=bot.live_views)
+        answer, first_page = await bot.answer(question, context=context)
+        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
         if context is not None:
             bot.remember_thread(channel.id, answer.question or question)
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
