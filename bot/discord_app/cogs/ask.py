@@ -77,14 +77,24 @@ class Ask(commands.Cog):
                 raise
         answer, first_page = await task
         view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
+        sent: discord.Message | None
         if deferred:
-            await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
-                                            allowed_mentions=NO_PINGS, wait=True)
+            sent = await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
+                                                   allowed_mentions=NO_PINGS, wait=True)
         else:
-            await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=private,
-                                                    allowed_mentions=NO_PINGS)
+            callback = await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=private,
+                                                               allowed_mentions=NO_PINGS)
+            sent = getattr(callback, "resource", None)
+        asked = answer.question or question
         if isinstance(interaction.channel, discord.Thread) and context is not None:
-            bot.remember_thread(interaction.channel.id, answer.question or question)
+            bot.remember_thread(interaction.channel.id, asked)
+        elif (bot.settings.threads and not private and isinstance(interaction.channel, discord.TextChannel)
+              and answer.hits and isinstance(sent, discord.Message)):
+            # As for a question in a message: a thread on the answer, where follow-ups are read with it.
+            # (Through the channel: a follow-up's WebhookMessage carries no guild to open a thread with.)
+            thread = await self._open_thread(interaction.channel.get_partial_message(sent.id), asked)
+            if thread is not None:
+                bot.remember_thread(thread.id, asked)
 
     # plain messages -------------------------------------------------------------------------------
 
@@ -145,11 +155,12 @@ class Ask(commands.Cog):
                 return
         await self._send(message, embed=view.embed(), view=view)
 
-    async def _open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+    async def _open_thread(self, message: discord.Message | discord.PartialMessage,
+                           question: str) -> discord.Thread | None:
         try:
             return await message.create_thread(name=render.thread_name(question), auto_archive_duration=1440)
-        except discord.HTTPException as exc:  # no permission, or threads off in this channel: reply instead
-            log.warning("could not open a thread in channel %s (%s); replying in the channel", message.channel.id, exc)
+        except (discord.HTTPException, ValueError) as exc:  # no permission, or threads off in this channel
+            log.warning("could not open a thread in channel %s (%s); answering in the channel", message.channel.id, exc)
             return None
 
     async def _send(self, message: discord.Message, **kwargs) -> None:
