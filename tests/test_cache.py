@@ -119,16 +119,13 @@ def _damage(path: Path, how: str) -> None:
         data = bytearray()
     elif how == "trailing":
         data += b"extra"
-    elif how == "checksum-of-garbage":  # a valid-looking header over a payload that is not a pickle
-        head, _, _ = bytes(data).partition(b"\n{")
-        payload = b"not a pickle at all"
+    elif how == "checksum-of-garbage":  # a valid header and checksum over a payload that is not a pickle
         import hashlib
-        header = json.loads(b"{" + bytes(data).split(b"\n{", 1)[1].split(b"\n", 1)[0])
-        header["sections"] = [len(payload)]
-        header["sha256"] = hashlib.sha256(payload).hexdigest()
-        start = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
-        start += b"\0" * cache_mod._pad(len(start))
-        data = bytearray(start + payload + b"\0" * cache_mod._pad(len(payload)))
+        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        payload = b"not a pickle at all"
+        header.update(sections=[len(payload)], sha256=hashlib.sha256(payload).hexdigest(), offset=4096)
+        head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
+        data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
     path.write_bytes(bytes(data))
 
 
@@ -140,6 +137,8 @@ def test_a_damaged_cache_is_ignored_with_a_warning_and_rebuilt(story_dir, builds
     story = load_story(story_dir, warn=warn)
     assert len(builds) == 2
     assert len(seen) == 1 and str(_cache_file(story_dir)) in seen[0] and "rebuilding" in seen[0]
+    if how == "checksum-of-garbage":
+        assert "cannot be unpickled" in seen[0]
     assert _answer(story) == _answer(good)
     seen.clear()
     load_story(story_dir, warn=warn)  # the rebuilt file is whole again

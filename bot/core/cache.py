@@ -9,7 +9,9 @@ removed article gives another key, hence a rebuild.
 
 The file is a short text header (format, key, section lengths, a SHA-256 of
 the payload) followed by a pickle and its large arrays stored out of band
-(pickle protocol 5), so loading is one read, one checksum and no array copies.
+(pickle protocol 5): saving streams to the file (no copy in memory), and
+loading reads each section into its own buffer, checks the sum, and builds
+the arrays on those buffers without copying them.
 The checksum is verified before anything is unpickled: a truncated or damaged
 file is ignored with a warning and rebuilt, never trusted. (The checksum
 catches damage, not malice: like any pickle, a cache file must live where
@@ -46,8 +48,9 @@ from .story import Progress, Story
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"storybot-cache\n"
+_HEADER_SPACE = 64 * 1024  # the header is written last, into this space at the start
 CACHE_DIRNAME = ".storybot-cache"
 _ALIGN = 64  # out-of-band arrays start on 64-byte boundaries (aligned numpy views)
 _CHUNK = 1 << 20
@@ -132,31 +135,50 @@ def _pad(n: int) -> int:
     return (-n) % _ALIGN
 
 
-def _serialise(story: Story, key: str) -> tuple[bytes, list[memoryview]]:
-    """Header bytes and the payload sections (pickle, then each out-of-band buffer, padded)."""
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(story, protocol=5, buffer_callback=buffers.append)
-    sections = [memoryview(data)] + [b.raw() for b in buffers]
-    digest = hashlib.sha256()
-    lengths = []
-    for s in sections:
-        digest.update(s)
-        lengths.append(s.nbytes)
-    header = json.dumps({"format": FORMAT, "key": key, "sections": lengths, "sha256": digest.hexdigest()})
-    head = MAGIC + header.encode() + b"\n"
-    return head + b"\0" * _pad(len(head)), sections
+class _Hashing:
+    """A write-only file wrapper that hashes and counts what goes through it."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.digest, self.count = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        n = self.fh.write(data)
+        self.count += memoryview(data).nbytes
+        return n
 
 
-def _write_atomic(path: Path, head: bytes, sections: list[memoryview]) -> None:
+def _write_atomic(path: Path, story: Story, key: str) -> None:
+    """Stream ``story`` into a temp file next to ``path``, then rename it over ``path``.
+
+    The pickle goes straight to the file (no copy of it in memory) and its
+    arrays follow it as out-of-band sections; the header, written last into
+    the space kept for it at the start, holds their lengths and checksum.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cache")
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a service user and the operator may differ
         with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0" * _HEADER_SPACE)
+            out = _Hashing(fh)
+            buffers: list[pickle.PickleBuffer] = []
+            pickle.Pickler(out, protocol=5, buffer_callback=buffers.append).dump(story)
+            lengths = [out.count]
+            fh.write(b"\0" * _pad(out.count))
+            for buffer in buffers:
+                raw = buffer.raw()
+                before = out.count
+                out.write(raw)
+                lengths.append(out.count - before)
+                fh.write(b"\0" * _pad(lengths[-1]))
+            header = json.dumps({"format": FORMAT, "key": key, "offset": _HEADER_SPACE, "sections": lengths,
+                                 "sha256": out.digest.hexdigest()}).encode()
+            head = MAGIC + header + b"\n"
+            if len(head) > _HEADER_SPACE:
+                raise ValueError("cache header too long")
+            fh.seek(0)
             fh.write(head)
-            for s in sections:
-                fh.write(s)
-                fh.write(b"\0" * _pad(s.nbytes))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -223,29 +245,27 @@ def read_cached(path: Path, key: str) -> Story | None:
         try:
             lengths = [int(n) for n in header["sections"]]
             expected = str(header["sha256"])
+            start = int(header.get("offset", start))
         except (KeyError, TypeError, ValueError):
             raise CacheDamaged("has a damaged header") from None
-        if not lengths or any(n < 0 for n in lengths):
+        if not lengths or any(n < 0 for n in lengths) or start < 0:
             raise CacheDamaged("has a damaged header")
-        total = sum(n + _pad(n) for n in lengths)
+        digest = hashlib.sha256()
+        sections = []
         try:
+            size = os.fstat(fh.fileno()).st_size
+            if size != start + sum(n + _pad(n) for n in lengths):
+                raise CacheDamaged("is truncated or has trailing data")
             fh.seek(start)
-            if total > os.fstat(fh.fileno()).st_size - start:
-                raise CacheDamaged("is truncated")
-            blob = bytearray(total)
-            view = memoryview(blob)
-            got = fh.readinto(view)
-            trailing = fh.read(1)
+            for n in lengths:
+                buffer = bytearray(n)  # its own buffer: the arrays built on it keep only what they need
+                if fh.readinto(buffer) != n:
+                    raise CacheDamaged("is truncated")
+                digest.update(buffer)
+                sections.append(buffer)
+                fh.seek(_pad(n), os.SEEK_CUR)
         except OSError as exc:
             raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
-        if got != total or trailing:
-            raise CacheDamaged("is truncated or has trailing data")
-    digest = hashlib.sha256()
-    sections, offset = [], 0
-    for n in lengths:
-        sections.append(view[offset:offset + n])
-        digest.update(sections[-1])
-        offset += n + _pad(n)
     if digest.hexdigest() != expected:
         raise CacheDamaged("fails its checksum")
     try:
@@ -289,21 +309,19 @@ def save_story(story: Story, folder: Path | str, key: str, *, cache_dir: Path | 
     """Write ``story``'s cache file; returns where, or None (after a warning) when no folder took it."""
     warn = warn or log.warning
     folder = Path(folder)
-    try:
-        head, sections = _serialise(story, key)
-    except Exception as exc:  # e.g. MemoryError on a huge archive: serve without a cache
-        warn(f"could not save the index cache ({type(exc).__name__}: {exc}); the next start will rebuild it")
-        return None
     failures = []
     for directory in _directories(folder, cache_dir):
         path = cache_path(folder, directory)
         try:
-            _write_atomic(path, head, sections)
+            _write_atomic(path, story, key)
             log.debug("index cache saved to %s", path)
             return path
         except OSError as exc:
             failures.append(f"{directory}: {exc.strerror or exc}")
             log.debug("cannot write the index cache in %s: %s", directory, exc)
+        except Exception as exc:  # e.g. MemoryError or an unpicklable object: serve without a cache
+            failures.append(f"{type(exc).__name__}: {exc}")
+            break
     warn("could not save the index cache (" + "; ".join(failures) + "); storybot works, "
          "but the next start will rebuild the index")
     return None
