@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30 * 60.0  # buttons stop working after half an hour; the answer stays
-MAX_LIVE = 2000  # at most this many answers keep working buttons; under a flood the oldest stop first
+MAX_LIVE = 1000  # at most this many answers keep working buttons; under a flood the oldest stop first
 PREFIX = "storybot:"  # every button's custom_id starts with it, then the action, then the answer id
 
 
@@ -88,8 +88,9 @@ class AnswerView(discord.ui.View):
             self.live.discard(self)
 
     def embed(self) -> discord.Embed:
-        if self.page == 0 and self._first_page is not None:
-            return self._first_page
+        first, self._first_page = self._first_page, None  # sent once; a live view keeps only its Answer
+        if self.page == 0 and first is not None:
+            return first
         return render.answer_embed(self.answer, self.page)
 
     def shown_labels(self) -> tuple[str, ...]:
