@@ -600,3 +600,19 @@ async def test_buttons_of_an_answer_pushed_out_say_they_expired(fake, tmp_path, 
         assert msg["flags"] & 64 and "expired" in msg["content"]
         new = await fake.click(fake.original(inters[2]), "storybot:more:")
         assert (await fake.response(new)).json["type"] == 7  # still pages
+
+
+async def test_a_burst_is_acknowledged_in_time_and_fully_answered(fake, tmp_path, watch):
+    """100 /ask at once from 100 people (the bot and the fake share this loop, so far fewer than
+    benchmarks/load.py sends): each acknowledged within Discord's 3 s, each answered, nothing lost."""
+    async with run_bot(fake, tmp_path):
+        sent = {}
+        for i in range(100):
+            t0 = time.monotonic()
+            inter = await fake.slash("ask", question=QUESTION, user=fake.user(f"reader{i}"))
+            sent[inter.id] = (t0, inter)
+        for iid, (t0, inter) in sent.items():
+            callback = await fake.response(inter, timeout=10)
+            assert callback.at - t0 < 3.0, f"interaction {iid} acknowledged after {callback.at - t0:.1f} s"
+            assert (await fake.answer_to(inter, timeout=20))["embeds"]
+        assert_all_payloads_safe(fake)
