@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import re
-from array import array
 from collections import Counter
+from itertools import chain
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -126,7 +126,9 @@ class _WordCounter:
     def _word_id(self, word: str) -> int:
         ids = self.word_ids
         if word not in ids:
-            term = self._term(word)
+            term = self.word_terms.get(word, _UNSEEN)
+            if term is _UNSEEN:
+                term = self.word_terms[word] = self._term(word)
             ids[word] = -1 if term is None else self._term_id(term)
         return ids[word]
 
@@ -155,29 +157,53 @@ class _WordCounter:
             ids = [self._word_id(w) if i is None else i for i, w in zip(ids, words_)]
         return ids
 
-    def count(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
-              ) -> sparse.csr_matrix:
-        """Term counts of ``texts`` (float32 CSR, one row per text, columns by id)."""
+    def count(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
+              batch: int = 4096) -> sparse.csr_matrix:
+        """Term counts of ``texts`` (float32 CSR, one row per text, columns by id, sorted by id).
+
+        Texts are turned into id lists one by one; the counting is done for a
+        batch at a time with numpy (one sort of (row, id) pairs), which is
+        what makes millions of short texts (the re-ranker's sentences) cheap.
+        """
         total = len(texts)
         step = max(1000, total // 100)
-        indptr, indices, values = array("q", [0]), array("i"), array("i")
-        for done, text in enumerate(texts, start=1):
-            counts = Counter(self.ids(text))
-            counts.pop(-1, None)
-            indices.extend(counts.keys())
-            values.extend(counts.values())
-            indptr.append(len(indices))
-            if progress is not None and done % step == 0:
+        sizes = np.zeros(total + 1, dtype=np.int64)
+        cols: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        next_report = step
+        for start in range(0, total, batch):
+            chunk = texts[start:start + batch]
+            id_lists = [self.ids(text) for text in chunk]
+            lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+            ids = np.fromiter(chain.from_iterable(id_lists), dtype=np.int64, count=int(lengths.sum()))
+            rows = np.repeat(np.arange(len(id_lists), dtype=np.int64), lengths)
+            known = ids >= 0
+            pairs, counts = np.unique((rows[known] << 32) | ids[known], return_counts=True)
+            sizes[start + 1:start + len(id_lists) + 1] = np.bincount(pairs >> 32, minlength=len(id_lists))
+            cols.append((pairs & 0xFFFFFFFF).astype(np.int32))
+            values.append(counts.astype(np.float32))
+            done = start + len(id_lists)
+            if progress is not None and done >= next_report:
                 progress(done, total)
-        index_type = np.int32 if len(indices) < 2**31 else np.int64
-        counts = sparse.csr_matrix(
-            (np.frombuffer(values, dtype=np.int32).astype(np.float32),
-             np.frombuffer(indices, dtype=np.int32).astype(index_type, copy=False),  # a view: no copy
-             np.frombuffer(indptr, dtype=np.int64).astype(index_type)),
-            shape=(total, len(self.vocabulary)),
-        )
-        counts.sort_indices()  # as CountVectorizer does (by id: first-seen order when fitting)
+                next_report = (done // step + 1) * step
+        indptr = np.cumsum(sizes)
+        index_type = np.int32 if indptr[-1] < 2**31 else np.int64
+        indices = np.concatenate(cols).astype(index_type, copy=False) if cols else np.zeros(0, index_type)
+        del cols
+        data = np.concatenate(values) if values else np.zeros(0, np.float32)
+        del values
+        counts = sparse.csr_matrix((data, indices, indptr.astype(index_type)), shape=(total, len(self.vocabulary)))
+        counts.has_sorted_indices = True  # by id within each row, as CountVectorizer leaves them
         return counts
+
+
+def _distinct_rows(texts: Sequence[str], rows_of: Callable[[Sequence[str]], sparse.csr_matrix]) -> sparse.csr_matrix:
+    """``rows_of(texts)``, computing each distinct text once (an archive repeats each headline per passage)."""
+    first: dict[str, int] = {}
+    where = np.fromiter((first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts))
+    if 2 * len(first) > len(texts):
+        return rows_of(texts)
+    return sparse.csr_matrix(rows_of(list(first))[where])
 
 
 class CharAnalyzer:
@@ -273,7 +299,10 @@ class TfidfSpace:
         self.idf_ = self._weigher.idf_.astype(np.float32)
         bulk = _WordCounter(self.analyzer, self.vocabulary_)
         bulk.word_terms = counter.word_terms  # terms do not depend on the vocabulary
-        self._transform = lambda texts: sparse.csr_matrix(self._weigher.transform(bulk.count(texts), copy=False))
+        final = {vocabulary[t]: i for i, t in enumerate(terms)}  # first-pass id -> column
+        bulk.word_ids = {w: final.get(i, -1) for w, i in counter.word_ids.items()}
+        self._transform = lambda texts: _distinct_rows(
+            texts, lambda unique: sparse.csr_matrix(self._weigher.transform(bulk.count(unique), copy=False)))
         return counts
 
     def weigh(self, counts: sparse.csr_matrix, copy: bool = True) -> sparse.csr_matrix:
