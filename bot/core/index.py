@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 from itertools import chain
 from collections.abc import Callable, Sequence
@@ -168,8 +169,7 @@ class _WordCounter:
         total = len(texts)
         step = max(1000, total // 100)
         sizes = np.zeros(total + 1, dtype=np.int64)
-        cols: list[np.ndarray] = []
-        values: list[np.ndarray] = []
+        cols, values = array("i"), array("f")  # grow in place: no list of parts to concatenate
         next_report = step
         for start in range(0, total, batch):
             chunk = texts[start:start + batch]
@@ -180,18 +180,16 @@ class _WordCounter:
             known = ids >= 0
             pairs, counts = np.unique((rows[known] << 32) | ids[known], return_counts=True)
             sizes[start + 1:start + len(id_lists) + 1] = np.bincount(pairs >> 32, minlength=len(id_lists))
-            cols.append((pairs & 0xFFFFFFFF).astype(np.int32))
-            values.append(counts.astype(np.float32))
+            cols.frombytes((pairs & 0xFFFFFFFF).astype(np.int32).tobytes())
+            values.frombytes(counts.astype(np.float32).tobytes())
             done = start + len(id_lists)
             if progress is not None and done >= next_report:
                 progress(done, total)
                 next_report = (done // step + 1) * step
         indptr = np.cumsum(sizes)
         index_type = np.int32 if indptr[-1] < 2**31 else np.int64
-        indices = np.concatenate(cols).astype(index_type, copy=False) if cols else np.zeros(0, index_type)
-        del cols
-        data = np.concatenate(values) if values else np.zeros(0, np.float32)
-        del values
+        indices = np.frombuffer(cols, dtype=np.int32).astype(index_type, copy=False)  # views, no copies
+        data = np.frombuffer(values, dtype=np.float32)
         counts = sparse.csr_matrix((data, indices, indptr.astype(index_type)), shape=(total, len(self.vocabulary)))
         counts.has_sorted_indices = True  # by id within each row, as CountVectorizer leaves them
         return counts
@@ -199,6 +197,9 @@ class _WordCounter:
 
 def _distinct_rows(texts: Sequence[str], rows_of: Callable[[Sequence[str]], sparse.csr_matrix]) -> sparse.csr_matrix:
     """``rows_of(texts)``, computing each distinct text once (an archive repeats each headline per passage)."""
+    sample = texts[:2000]
+    if 2 * len(set(sample)) > len(sample):  # mostly distinct (sentences): not worth a dictionary of them all
+        return rows_of(texts)
     first: dict[str, int] = {}
     where = np.fromiter((first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts))
     if 2 * len(first) > len(texts):
