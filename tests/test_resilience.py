@@ -424,8 +424,9 @@ def _report(name: str, injected: int, figures: dict[str, float]) -> None:
 
 
 async def test_gateway_faults_repeated_memory_and_tasks_flat(fake, tmp_path, watch):
-    """Every resumable close code, a cut connection and both invalid sessions, round after round."""
-    kinds = [("close", c) for c in RESUMABLE] + [("drop", None), ("invalid", True), ("invalid", False)]
+    """Every resumable close code, a cut connection, both invalid sessions and a reconnect request, in turn."""
+    kinds = [("close", c) for c in RESUMABLE] + [("drop", None), ("invalid", True), ("invalid", False),
+                                                  ("reconnect", None)]
     async with run_bot(fake, tmp_path, cooldown_per=0.5) as bot:
         fast_identify(bot)
 
@@ -436,6 +437,8 @@ async def test_gateway_faults_repeated_memory_and_tasks_flat(fake, tmp_path, wat
                 await fake.close_gateway(arg, forget_session=arg in SESSION_ENDED)
             elif kind == "drop":
                 await fake.drop_gateway()
+            elif kind == "reconnect":
+                await fake.request_reconnect()
             else:
                 await fake.invalid_session(resumable=arg)
             await fake.wait_until(lambda: (fake.identifies, fake.resumes) != sessions and fake.ws is not None
@@ -443,7 +446,7 @@ async def test_gateway_faults_repeated_memory_and_tasks_flat(fake, tmp_path, wat
             await assert_answered(fake, user=fake.user())
 
         rounds = 2 * len(kinds)
-        _report("gateway (close codes, drop, invalid session)", rounds,
+        _report("gateway (15 close codes, drop, invalid session x2, reconnect)", rounds,
                 await assert_flat(fake, bot, one_round, rounds=rounds, warmup=len(kinds)))
         assert fake.identifies + fake.resumes >= 3 * len(kinds)
 
