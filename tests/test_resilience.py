@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import logging
+import os
 import re
 import time
 import tracemalloc
@@ -232,8 +232,9 @@ async def _settle(fake, ready: bool = False) -> None:
         with contextlib.suppress(TimeoutError):
             await fake.wait_for(after=last, timeout=0.1)
     if ready:
-        await fake.wait_until(lambda: not any(_coro_name(t) == "ConnectionState._delay_ready" for t in asyncio.all_tasks()),
-                              timeout=5, what="READY timers done")
+        def timers_done() -> bool:
+            return not any(_coro_name(t) == "ConnectionState._delay_ready" for t in asyncio.all_tasks())
+        await fake.wait_until(timers_done, timeout=5, what="READY timers done")
 
 
 def _coro_name(task: asyncio.Task) -> str:
@@ -339,7 +340,8 @@ async def test_server_error_is_retried_and_the_reply_arrives(fake, tmp_path, wat
             reply = await fake.wait_for("POST", CHANNEL_MSG, count=3)
             assert reply.json["embeds"]
         assert reply.status == 200 and fault.hits == 2
-        assert [d for d in fast_backoff.slept if d >= 1] == [1, 3]  # discord.py's backoff: 1 + 2 * tries seconds (shrunk here)
+        # discord.py's backoff, 1 + 2 * tries seconds (shrunk here)
+        assert [d for d in fast_backoff.slept if d >= 1] == [1, 3]
 
 
 async def test_a_reply_that_finally_fails_is_logged_with_the_question(fake, tmp_path, watch, fast_backoff):
@@ -420,7 +422,8 @@ def _report(name: str, injected: int, figures: dict[str, float]) -> None:
     REPORT[name] = {"injected": injected, **figures}
     print(f"\nreliability: {name}: {injected} faults injected ({figures['rounds']} measured), answers lost 0, "
           f"tasks {figures['tasks_before']} -> {figures['tasks_after']}, memory held: first half "
-          f"{figures['first'] / 1024:+.0f} KiB, second half {figures['second'] / 1024:+.0f} KiB, {figures['seconds']:.1f} s")
+          f"{figures['first'] / 1024:+.0f} KiB, second half {figures['second'] / 1024:+.0f} KiB, "
+          f"{figures['seconds']:.1f} s")
 
 
 async def test_gateway_faults_repeated_memory_and_tasks_flat(fake, tmp_path, watch):
