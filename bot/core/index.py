@@ -459,10 +459,12 @@ class PassageIndex:
         default small indexes do, large ones use the threshold search. Both
         give the same passages and scores (ties at the k-th place aside).
         """
+        if query.indices.size == 0 or k <= 0:
+            return []  # no known word: nothing scores above zero
         order = getattr(self, "impact_order_", None)
         if exact is None:
             exact = order is None
-        if exact or query.indices.size == 0 or k <= 0:
+        if exact:
             return top_k(self.scores(query), k)
         if order is None:
             order = self.impact_order_ = _impact_order(self.postings_)
@@ -500,7 +502,7 @@ _SLACK = 1e-5  # float32 sums: a bound must beat the k-th score by more than rou
 
 
 def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.ndarray, q: np.ndarray,
-                      k: int) -> list[tuple[int, float]]:
+                      k: int, budget: tuple[int, int] = (12, 12_000)) -> list[tuple[int, float]]:
     """Exact top ``k`` of ``postings[:, cols] @ q`` reading as few postings as possible.
 
     Fagin's threshold algorithm, in blocks. The rarest terms' postings are
@@ -510,7 +512,10 @@ def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.n
     and the search stops when the k-th best score beats the most an unseen
     passage could get: the sum over unfinished terms of the query weight
     times the term's next unread weight. Otherwise each unfinished term reads
-    more, until, at worst, everything has been read.
+    more. When the next round would see more than about a twelfth of the
+    postings (``budget``: scoring one seen passage costs about as much as
+    adding a dozen postings), every posting is added up instead, and only
+    passages reaching the k-th score seen so far are sorted.
     """
     indptr, rows, data = postings.indptr, postings.indices, postings.data
     starts = indptr[cols].astype(np.int64)
@@ -523,8 +528,6 @@ def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.n
     whole[rare_first[np.cumsum(lengths[rare_first]) <= _WHOLE]] = True
     depth = np.where(whole, lengths, np.minimum(lengths, max(_FIRST_BLOCK, 2 * k)))
     while True:
-        if 4 * int(depth.sum()) > total:  # the threshold saves little now: score everything
-            return _accumulate(postings, starts, lengths, q, k)
         seen = np.unique(np.concatenate([
             rows[s:s + d] if d == n else rows[order[s:s + d]]
             for s, d, n in zip(starts.tolist(), depth.tolist(), lengths.tolist()) if d
@@ -540,6 +543,7 @@ def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.n
         left = depth < lengths
         if not left.any():
             break
+        kth = 0.0
         if np.count_nonzero(scores) >= k:
             nxt = data[order[starts[left] + depth[left]]]
             bound = float(np.dot(q[left].astype(np.float64), nxt.astype(np.float64)))
@@ -547,17 +551,23 @@ def _threshold_search(postings: sparse.csc_matrix, order: np.ndarray, cols: np.n
             if bound * (1 + _SLACK) + _SLACK < kth:
                 break
         depth = np.where(left, np.minimum(lengths, depth * _GROWTH), depth)
+        if budget[0] * int(depth.sum()) > total + budget[1]:  # the threshold saves little now: add up everything
+            return _accumulate(postings, starts, lengths, q, k, floor=kth)
     return [(int(seen[i]), s) for i, s in top_k(scores, k)]
 
 
 def _accumulate(postings: sparse.csc_matrix, starts: np.ndarray, lengths: np.ndarray, q: np.ndarray,
-                k: int) -> list[tuple[int, float]]:
-    """Exact top ``k`` by scoring every posting of the query's terms (for short postings lists)."""
+                k: int, floor: float = 0.0) -> list[tuple[int, float]]:
+    """Exact top ``k`` by adding up every posting of the query's terms.
+
+    ``floor`` is a k-th best score already known (exact scores of passages
+    seen): passages under it cannot be in the top k, so only the rest are sorted.
+    """
     rows, data = postings.indices, postings.data
     scores = np.zeros(postings.shape[0], dtype=np.float32)
     for s, n, w in zip(starts.tolist(), lengths.tolist(), q):
         scores[rows[s:s + n]] += w * data[s:s + n]  # a column holds each row once
-    touched = np.flatnonzero(scores)
+    touched = np.flatnonzero(scores >= floor * (1 - _SLACK)) if floor > 0 else np.flatnonzero(scores)
     return [(int(touched[i]), s) for i, s in top_k(scores[touched], k)]
 
 
