@@ -422,6 +422,7 @@ def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ..
 
 
 NUMBER, NAME, PLACE = 0, 1, 2
+_PLAIN_TOKEN = re.compile(r"[\"'(\[]*[a-z]+[,.;:!?\"')\]]*")
 _PLACE_PREPOSITIONS = frozenset("in at from near outside inside across".split())
 _HOW_NUMBER = frozenset("many much long old far often large big tall high wide deep".split())
 _WHAT_NUMBER = frozenset("year years date century decade month day time percent percentage age".split())
@@ -467,7 +468,10 @@ def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
     after_preposition = False
     for i, tok in enumerate(tokens):
         is_name = False
-        for w in words(tok):
+        lowered = tok.lower().strip(",.;:\"'()")
+        # Most tokens are plain lowercase words, neither number nor name: skip folding them.
+        plain = _PLAIN_TOKEN.fullmatch(tok) is not None and lowered not in _NUMBER_WORDS
+        for w in () if plain else words(tok):
             if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
                 numbers.add(w)
             elif i > 0 and tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS:
@@ -475,7 +479,6 @@ def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
                 is_name = True
                 if after_preposition:
                     places.add(w)
-        lowered = tok.lower().strip(",.;:\"'()")
         if lowered in _PLACE_PREPOSITIONS:
             after_preposition = True
         elif not is_name and lowered not in ("the", "a", "an"):
