@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-naive", type=int, default=None, help="largest size the naive engine runs at")
     parser.add_argument("--json", type=Path, default=HERE / "scale.json")
     parser.add_argument("--plot", type=Path, default=HERE / "scale.png")
-    parser.add_argument("--results", type=Path, default=HERE / "RESULTS_scale.md")
+    parser.add_argument("--results", type=Path, help="also write the printed section to this file (pasted into RESULTS.md)")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure and table from --json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("n", type=int, nargs="?", help=argparse.SUPPRESS)
@@ -405,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"command": command, "rows": rows}))
     lines = report(rows, args.sizes, command.strip())
     print("\n".join(lines))
-    args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if args.results:
+        args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")
     plot(rows, args.plot)
     return 0
 

@@ -415,7 +415,7 @@ async def test_no_permission_in_a_channel_is_one_log_line(fake, tmp_path, watch,
 
 # -- each fault many times in a row: nothing lost, memory and tasks flat ----------------------------------
 
-REPORT: dict[str, dict[str, float]] = {}  # printed with -s, for benchmarks/RESULTS_reliability.md
+REPORT: dict[str, dict[str, float]] = {}  # printed with -s, for benchmarks/RESULTS.md (Reliability)
 
 
 def _report(name: str, injected: int, figures: dict[str, float]) -> None:
