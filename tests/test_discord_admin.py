@@ -70,3 +70,30 @@ async def test_failed_reload_keeps_the_old_story_and_says_why(fake, tmp_path, se
         assert bot.story is before
         answer = await fake.answer_to(await fake.slash("ask", question="Who paid for Alice Johnson's legal team?"))
         assert answer["embeds"][0]["fields"]
+
+
+def _write_many_articles(folder, count: int = 120, paragraphs: int = 15) -> None:
+    """Enough seeded filler articles that rebuilding takes a few seconds."""
+    import random
+
+    rng = random.Random(7)
+    vocab = [f"{a}{b}{c}" for a in "bcdfgklmnprst" for b in "aeiou" for c in ("n", "r", "s", "ll", "nd", "rt")]
+    for i in range(count):
+        body = "\n\n".join(
+            " ".join(rng.choice(vocab) for _ in range(rng.randint(60, 100))).capitalize() + "."
+            for _ in range(paragraphs))
+        (folder / f"filler_{i:03d}.txt").write_text(f"Filler article number {i}\n\n{body}\n", encoding="utf-8")
+
+
+async def test_questions_are_answered_from_the_old_story_during_a_reload(fake, tmp_path, seeds):
+    async with run_bot(fake, tmp_path, seeds=seeds, story=None) as bot:
+        before = bot.story
+        _write_many_articles(seeds)
+        reload = await fake.slash("reload", user=fake.owner)
+        await fake.response(reload)  # deferred: the rebuild runs in a thread
+        ask = await fake.slash("ask", question="Who paid for Alice Johnson's legal team?")
+        answer = await fake.answer_to(ask, timeout=10)
+        assert answer["embeds"][0]["fields"]
+        assert bot.story is before, "the answer came while the old story was still in place"
+        done = await fake.answer_to(reload, timeout=120)
+        assert "Reloaded the story" in done["content"] and bot.story is not before
