@@ -160,10 +160,12 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_chat(settings: Settings, args: argparse.Namespace, notice: str | None = None) -> int:
     from .terminal.chat import chat
 
     story = _load_story(settings)
+    if notice:  # after loading, so a bad folder is the only line a user sees
+        print(notice, file=sys.stderr)
     return chat(story, width=_width(), color=sys.stdout.isatty())
 
 
@@ -226,8 +228,7 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_default(settings: Settings, args: argparse.Namespace) -> int:
     if settings.discord_token:
         return cmd_discord(settings, args)
-    print("No DISCORD_TOKEN set: opening the terminal chat (set it to run the Discord bot).", file=sys.stderr)
-    return cmd_chat(settings, args)
+    return cmd_chat(settings, args, notice="No DISCORD_TOKEN set: opening the terminal chat (set it to run the Discord bot).")
 
 
 COMMANDS = {

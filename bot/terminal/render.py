@@ -83,7 +83,7 @@ def render_sources(articles: Sequence[Article], width: int = 80) -> str:
     lines = []
     for a in articles:
         meta = ", ".join(x for x in (a.outlet, a.date, a.byline and f"by {a.byline}") if x)
-        head = f"{a.number}. {a.title}" + (f" ({meta})" if meta else "") + f" - {len(a.paragraphs)} paragraphs"
+        head = f"{a.number}. {a.title}" + (f" ({meta})" if meta else "") + f" - {len(a.paragraphs)} paragraph{'' if len(a.paragraphs) == 1 else 's'}"
         lines += _wrap(head, width, "")
         lines += _wrap(f"{a.key}" + (f"  {a.url}" if a.url else ""), width, "   ", break_long=False)
     return "\n".join(lines)
