@@ -14,7 +14,7 @@ from scipy import sparse
 from .confidence import THRESHOLD, Evidence, confidence
 from .index import PassageIndex
 from .models import Answer, Hit, Passage
-from .rank import Ranker, Scored, name_groups
+from .rank import Ranker, Scored, name_groups, share_within_names
 from .text import analyse, clean, normalise
 
 MAX_QUESTION_CHARS = 500
@@ -100,10 +100,9 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
     if engine.ranker.params.name_parts:
         # The words of one name count as present together, as in the ranker's coverage.
         vocab = engine.index.vocabulary_
-        for group in name_groups(question, vocab):
-            members = [t for t in credit if vocab.get(t) in group]
-            best = max((credit[t] for t in members), default=0.0)
-            credit.update(dict.fromkeys(members, best))
+        by_col = {vocab[t]: c for t, c in credit.items() if t in vocab}
+        share_within_names(by_col, name_groups(question, vocab))
+        credit.update({t: by_col[vocab[t]] for t in credit if t in vocab})
     covered = sum(w * credit[t] for t, w in weights.items())
     margin = 0.0
     if top.score > 0:

@@ -13,9 +13,11 @@ fused with fixed weights that were chosen for their meaning, not per story.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -396,12 +398,7 @@ class Ranker:
                     hit = np.maximum(hit, w * present[:, pos[rel]])
             hits[c] = hit
         if self.params.name_parts:
-            for group in name_groups(text, index.vocabulary_):
-                members = [c for c in group if c in hits]
-                if len(members) > 1:
-                    either = np.max([hits[c] for c in members], axis=0)
-                    for c in members:
-                        hits[c] = either
+            share_within_names(hits, name_groups(text, index.vocabulary_))
         credit = np.zeros(present.shape[0])
         for c, hit in hits.items():
             credit += idf[c] * hit
@@ -409,6 +406,19 @@ class Ranker:
 
 
 _NAME_RUN = re.compile(r"\b[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)+")
+
+
+def share_within_names(credit: dict[int, Any], groups: list[tuple[int, ...]]) -> None:
+    """Give every word of each name the best credit any of its words has (in place).
+
+    ``credit`` maps a question column to its credit (a number, or an array
+    over rows); the ranker's coverage and the answer's confidence share it.
+    """
+    for group in groups:
+        members = [c for c in group if c in credit]
+        if len(members) > 1:
+            either = functools.reduce(np.maximum, (credit[c] for c in members))
+            credit.update(dict.fromkeys(members, either))
 
 
 def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ...]]:
