@@ -101,6 +101,28 @@ def test_stem_keeps_double_s(family: tuple[str, ...]) -> None:
     assert len({stem(w) for w in family}) == 1, {w: stem(w) for w in family}
 
 
+@pytest.mark.parametrize("family", [
+    pytest.param(("say", "says", "said", "saying"), id="say-said"),
+    pytest.param(("write", "writes", "wrote", "written"), id="write-wrote"),
+    pytest.param(("meet", "meets", "met", "meeting"), id="meet-met"),
+    pytest.param(("buy", "bought"), id="buy-bought"),
+    pytest.param(("choose", "chose", "chosen"), id="choose-chose"),
+])
+def test_stem_folds_irregular_verbs(family: tuple[str, ...]) -> None:
+    assert len({stem(w) for w in family}) == 1, {w: stem(w) for w in family}
+
+
+@pytest.mark.parametrize("form, other", [
+    ("left", "leave"),  # the direction, as often as the verb
+    ("found", "find"),  # 'found a company'
+    ("saw", "see"),  # the tool
+    ("went", "go"),  # a light verb: 'go' matches anything
+    ("took", "take"),
+])
+def test_stem_keeps_ambiguous_and_light_verb_forms_apart(form: str, other: str) -> None:
+    assert stem(form) != stem(other)
+
+
 def test_stem_plural_of_ing_noun() -> None:
     assert stem("meetings") == stem("meeting")
 

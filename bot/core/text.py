@@ -72,7 +72,7 @@ STOP_WORDS = frozenset(
     most my myself no nor not now of off on once only or other our ours ourselves out over own same she
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves s t don't doesn't didn't isn't wasn't won't can't""".split()
+    would you your yours yourself yourselves s t done don't doesn't didn't isn't wasn't won't can't""".split()
 )
 
 
@@ -86,6 +86,41 @@ def words(text: str) -> list[str]:
     return out
 
 
+# English irregular verbs: past tense and past participle to the base form,
+# the forms no suffix rule can reach ('said' and 'say', 'paid' and 'pay').
+# Taken whole from the standard list of common irregular verbs; forms that are
+# as often another word ('left', 'found', 'saw', 'lay', 'rose', 'felt', 'fell',
+# 'ground', 'bound', 'wound', 'shot', 'spoke', 'lit', 'bore', 'meant'...) are
+# left out, because folding them would join unrelated words. So are the light
+# verbs (go, come, get, give, make, take): their meaning lives in the words
+# around them ('take part', 'go to dinner'), so their forms match anything.
+_IRREGULAR_VERBS = """
+arise arose arisen | awake awoke awoken | become became | begin began begun | bend bent |
+bite bitten | bleed bled | blow blew blown | break broke broken | breed bred |
+bring brought | build built | burn burnt | buy bought | catch caught | choose chose chosen |
+cling clung | creep crept | deal dealt | dig dug | draw drew drawn | dream dreamt |
+drink drank drunk | drive drove driven | eat ate eaten | fight fought | flee fled | fly flew flown |
+forbid forbade forbidden | forget forgot forgotten | forgive forgave forgiven | freeze froze frozen |
+grow grew grown | hang hung | hear heard |
+hide hid hidden | hold held | keep kept | kneel knelt | know knew known | lead led | lend lent |
+lose lost | meet met | mislead misled | overcome overcame | overtake overtook overtaken |
+pay paid | prove proven | ride rode ridden | ring rang rung | run ran | say said | see seen |
+seek sought | sell sold | send sent | shake shook shaken | shine shone | shrink shrank shrunk |
+sing sang sung | sink sank sunk | sit sat | sleep slept | slide slid | speak spoken |
+spend spent | spin spun | stand stood | steal stole stolen | stick stuck | sting stung |
+stink stank | strike struck stricken | strive strove striven | swear swore sworn | sweep swept |
+swim swam swum | swing swung | teach taught | tear tore torn | tell told |
+think thought | throw threw thrown | understand understood | undertake undertook undertaken |
+uphold upheld | wake woke woken | wear wore worn | weave wove woven | weep wept | win won |
+withdraw withdrew withdrawn | write wrote written
+"""
+_IRREGULAR = {
+    form: group.split()[0]
+    for group in _IRREGULAR_VERBS.split("|")
+    for form in group.split()[1:]
+}
+
+
 def stem(word: str) -> str:
     """A light English suffix stripper (plural, -ing, -ed, -ly, ...).
 
@@ -93,7 +128,9 @@ def stem(word: str) -> str:
     "pardoning") without Porter's aggressive conflations, and leaves short
     words and numbers alone. A final e is dropped after stripping, so that a
     verb in -e meets its -ed form ('free'/'freed', 'release'/'released').
+    Irregular verbs meet their base form ('said' is 'say').
     """
+    word = _IRREGULAR.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
     base = word
