@@ -90,13 +90,19 @@ class Scored:
     best_sentence: int  # row in the sentence matrix
 
 
+_ARTICLES = frozenset(("a", "an", "the"))
+
+
 class PhraseAnalyzer:
-    """Word n-grams over every word, stop words included, each holding a content word.
+    """Word n-grams over every word that join a content word and a function word.
 
     The word index drops stop words, so 'been in prison' and 'sentenced to
     life in prison' look alike there; as phrases they differ. Weighted by idf
     like any term, common phrases ('in prison') count little and rare ones
-    that a question copies from the text count a lot.
+    that a question copies from the text count a lot. Pairs of content words
+    are left out (the index has them as bigrams), and so are grams whose only
+    function word is an article: 'the skipper' says no more than 'skipper',
+    but as a rare phrase it would outweigh it.
     """
 
     def __init__(self, ngram_range: tuple[int, int] = (2, 3)) -> None:
@@ -105,12 +111,13 @@ class PhraseAnalyzer:
     def __call__(self, text: str) -> list[str]:
         ws = words(text)
         content = [w not in STOP_WORDS for w in ws]
+        glue = [w in STOP_WORDS and w not in _ARTICLES for w in ws]
         stems = [stem(w) for w in ws]
         lo, hi = self.ngram_range
         grams = []
         for n in range(lo, hi + 1):
             for i in range(len(ws) - n + 1):
-                if any(content[i:i + n]):
+                if any(content[i:i + n]) and any(glue[i:i + n]):
                     grams.append(" ".join(stems[i:i + n]))
         return grams
 
