@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.models import Answer, Article, Citation, Hit, Passage
+from bot.core.text import analyse
 from bot.discord_app import render
 from fake_discord.harness import shared_story
 
@@ -75,7 +76,7 @@ def test_a_passage_cannot_make_a_link_a_mention_or_a_code_block():
 
 
 def test_question_words_are_bold_and_the_rest_escaped():
-    out = render.escaped_within("Kardashian *paid* for the legal_team.", 200, {"paid", "legal"})
+    out = render.escaped_within("Kardashian *paid* for the legal_team.", 200, set(analyse("paid legal")))
     assert out == "Kardashian \\***paid**\\* for the **legal**\\_team."
 
 
