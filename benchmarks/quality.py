@@ -58,7 +58,8 @@ class Step:
 def steps() -> list[Step]:
     """storybot's pieces, added one at a time, then the full engine and leave-one-out rows."""
     out = [Step("storybot: stems, TF-IDF cosine", IndexParams(bigrams=False), PLAIN,
-                "Stemming folds inflections ('pardoned', 'pardons') and sublinear tf keeps a repeated word from dominating.")]
+                "Stemming folds inflections ('pardoned', 'pardons') and irregular verbs ('said' is 'say'), "
+                "and sublinear tf keeps a repeated word from dominating.")]
     cumulative = [
         ("+ bigrams", {}, "index", "Adjacent content-word pairs ('life sentence', 'alice johnson') reward passages that use the question's words together."),
         ("+ BM25 fusion", {"w_bm25": FULL.w_bm25}, "rank", "BM25's saturating tf and sharper idf complement the cosine, especially on long paragraphs."),
