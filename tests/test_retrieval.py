@@ -325,3 +325,12 @@ def test_where_asks_for_a_place_after_a_place_preposition() -> None:
     assert {"ostvik", "nordland"} <= places
     assert "arneberg" in names and "arneberg" not in places and "friday" not in places
     assert "12" in numbers
+
+
+def test_decades_and_plural_amounts_are_numbers() -> None:
+    """'How old...' is answered by 'in her sixties'; 'how many' by 'thousands of'."""
+    from bot.core.rank import _shapes
+
+    numbers, _, _ = _shapes("A woman in her sixties, one of thousands of prisoners, wrote a letter.")
+    assert {"sixties", "thousands"} <= numbers
+    assert "letter" not in numbers and "woman" not in numbers

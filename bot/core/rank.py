@@ -446,7 +446,9 @@ _WHAT_NUMBER = frozenset("year years date century decade month day time percent 
 _NUMBER_WORDS = frozenset(
     """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
     seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
-    million billion dozen half first second third fourth fifth""".split()
+    million billion dozen half first second third fourth fifth sixth seventh eighth ninth tenth
+    teens twenties thirties forties fifties sixties seventies eighties nineties
+    dozens hundreds thousands millions billions""".split()
 )
 
 
