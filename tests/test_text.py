@@ -135,6 +135,8 @@ def test_stem_leaves_short_words_and_numbers(word: str) -> None:
 def test_analyse_drops_stop_words_and_stems() -> None:
     assert analyse("Why was she pardoned by the President?") == ["pardon", "president"]
     assert analyse("the of and is was who what") == []
+    # 'how many' and 'how much' ask for an amount: the words are the question's form, not its content
+    assert analyse("How many children, how much money?") == ["children", "money"]
     assert {"the", "who", "was"} <= STOP_WORDS
 
 

@@ -72,7 +72,7 @@ STOP_WORDS = frozenset(
     most my myself no nor not now of off on once only or other our ours ourselves out over own same she
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves s t done don't doesn't didn't isn't wasn't won't can't""".split()
+    would you your yours yourself yourselves s t done many much don't doesn't didn't isn't wasn't won't can't""".split()
 )
 
 
