@@ -74,8 +74,11 @@ def steps() -> list[Step]:
          "Words of one family in the story's own vocabulary ('imprisoned'/'prison', 'tweet'/'retweeted') count as matches, with no word list."),
         ("+ name parts", {"name_parts": True}, "rank",
          "The words of a name asked in full ('Alice Johnson') count as present when a passage uses one of them ('Johnson'), as news does after the first mention."),
-        ("+ answer shape = full (word cosine weight 0)", {"w_typed": FULL.w_typed, "s_typed": FULL.s_typed, "s_before": FULL.s_before, "w_word": FULL.w_word}, "rank",
-         "A sentence that matches the question and holds a number for 'when'/'how many', a name for 'who' or a place after 'in'/'at' for 'where' is likelier the answer; the sentence pick also credits the sentence after a restatement."),
+        ("+ answer shape", {"w_typed": FULL.w_typed, "s_typed": FULL.s_typed, "s_before": FULL.s_before}, "rank",
+         "A sentence that matches the question and holds a number for 'when'/'how many', a name for 'who' (the first word too, when the story never writes it in lower case) "
+         "or a name after 'in'/'at'/'to' for 'where' is likelier the answer; the sentence pick also credits the sentence after a restatement."),
+        ("+ phrases = full (word cosine weight 0)", {"w_phrase": FULL.w_phrase, "w_word": FULL.w_word}, "rank",
+         "Phrases that join a content word and a function word ('while in prison') tell apart passages that all hold the question's words."),
     ]
     ip, rp = IndexParams(bigrams=False), PLAIN
     for label, change, where, why in cumulative:
@@ -90,7 +93,7 @@ def steps() -> list[Step]:
         ("full - LSA", {"w_lsa": 0.0}), ("full - word families", {"family_weight": 0.0}),
         ("full - answer shape", {"w_typed": 0.0, "s_typed": 0.0}),
         ("full - name parts", {"name_parts": False}),
-        ("full + phrases (off by default)", {"w_phrase": 0.1}),
+        ("full - phrases", {"w_phrase": 0.0}),
         ("full + Rocchio PRF (off by default)", {"prf_weight": 0.3}),
     ]:
         out.append(Step(label, IndexParams(), replace(FULL, **change), ""))

@@ -334,3 +334,36 @@ def test_decades_and_plural_amounts_are_numbers() -> None:
     numbers, _, _ = _shapes("A woman in her sixties, one of thousands of prisoners, wrote a letter.")
     assert {"sixties", "thousands"} <= numbers
     assert "letter" not in numbers and "woman" not in numbers
+
+
+def test_place_after_a_possessive_or_after_to() -> None:
+    """'in her Alabama prison' and 'headed to Ivanka's home' name places as much as 'in Alabama'."""
+    from bot.core.rank import _shapes
+
+    _, _, places = _shapes("She spoke to her on the phone in her Alabama prison.")
+    assert "alabama" in places
+    _, _, places = _shapes("After dinner, she headed to Ivanka's home in the capital.")
+    assert "ivanka" in places
+
+
+def test_first_word_is_a_name_only_when_the_story_never_writes_it_in_lower_case() -> None:
+    from bot.core.rank import _lowercase_words, _shapes
+
+    story = ["Kardashian helped fund a legal team.", "Sources said the sources were wrong.", "The team met Kardashian."]
+    lowercase = _lowercase_words(story)
+    assert "kardashian" not in lowercase and "sources" in lowercase
+    assert "kardashian" in _shapes(story[0], lowercase)[1]
+    assert "sources" not in _shapes(story[1], lowercase)[1]
+    assert "kardashian" not in _shapes(story[0])[1]  # without the story's words, the first word is never a name
+
+
+def test_who_question_prefers_the_passage_that_names_someone(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Both passages hold the question's words; the one that names who did it wins, even
+    though the name is the sentence's first word and the other passage is shorter."""
+    lifeboat = {"000_lifeboat.txt": "Varnby gets a new lifeboat\n\n"
+                "The harbour office said it paid for the new lifeboat at last.\n\n"
+                "Holmgren paid for the new lifeboat, and for the training of its volunteer crew "
+                "over five long winters of storms.\n"}
+    answer = _story_of(lifeboat, tmp_path_factory, "lifeboat").ask("Who paid for the new lifeboat?")
+    assert answer.hits[0].passage.text.startswith("Holmgren")
+    assert answer.sentence.startswith("Holmgren")

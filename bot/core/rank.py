@@ -38,9 +38,14 @@ class RankParams:
         0 turns it off, as it should be for archives too big to factorise.
     char_ngrams: character n-gram range inside word boundaries.
     phrase_ngrams: word n-gram range of the phrase evidence (stop words kept).
+    w_phrase: weight of the phrase evidence: the share of the question's
+        phrases that join a content word and a function word ('while in
+        prison') found in the passage, which tells apart passages that all
+        hold the question's words.
     w_typed: weight of the answer-shape evidence: a sentence that matches the
         question and also holds something of the shape the question asks for
-        (a number or date for 'when' and 'how many', a name for 'who').
+        (a number or date for 'when' and 'how many', a name for 'who', a name
+        after a place preposition for 'where').
     s_typed, s_before, s_first: how the answering sentence is picked (see
         :meth:`Ranker.pick_sentence`), relative to the sentence's coverage of
         the question.
@@ -62,8 +67,8 @@ class RankParams:
     w_previous: float = 0.1
     w_bm25: float = 0.1
     w_sentence_cover: float = 0.15
-    w_phrase: float = 0.0
-    w_typed: float = 0.05
+    w_phrase: float = 0.2
+    w_typed: float = 0.2
     lsa_components: int = 100
     char_ngrams: tuple[int, int] = (3, 5)
     phrase_ngrams: tuple[int, int] = (2, 3)
@@ -77,6 +82,9 @@ class RankParams:
     rich_limit: int = 200_000
     """Above this many passages, only the word, sentence-free and headline evidence is used:
     character and latent matrices would cost gigabytes and minutes on an archive."""
+    phrase_limit: int = 20_000
+    """Above this many passages, no phrase evidence: nearly every phrase of a large archive is
+    new, so its vocabulary grows with the text (the index's bigrams stop at the same size)."""
 
 
 @dataclass(frozen=True)
@@ -193,11 +201,12 @@ class Ranker:
         self.title_matrix_ = index.space_.transform(titles)
         rich = len(passages) <= p.rich_limit
         # Answer shapes cost ~0.1 ms a sentence: minutes on an archive, so they are rich evidence too.
-        self.shapes_ = [_shapes(t) for t in sents] if rich else None
+        lowercase = _lowercase_words(passages) if rich else frozenset()
+        self.shapes_ = [_shapes(t, lowercase) for t in sents] if rich else None
         self.keys_ = [normalise(t) for t in passages] if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
         self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
-        use_phrase = rich and p.w_phrase > 0
+        use_phrase = len(passages) <= p.phrase_limit and p.w_phrase > 0
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)) if use_phrase else None
         self.phrase_matrix_ = self.phrase_space_.fit_transform(passages) if use_phrase else None
         self.family_, self.affixes_ = _families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
@@ -440,7 +449,9 @@ def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ..
 
 NUMBER, NAME, PLACE = 0, 1, 2
 _PLAIN_TOKEN = re.compile(r"[\"'(\[]*[a-z]+[,.;:!?\"')\]]*")
-_PLACE_PREPOSITIONS = frozenset("in at from near outside inside across".split())
+_PLACE_PREPOSITIONS = frozenset("in at from to into near outside inside across".split())
+# Words that may stand between a place preposition and the place: 'in her Alabama prison'.
+_DETERMINERS = frozenset("the a an her his their its our my your this that these those".split())
 _HOW_NUMBER = frozenset("many much long old far often large big tall high wide deep".split())
 _WHAT_NUMBER = frozenset("year years date century decade month day time percent percentage age".split())
 _NUMBER_WORDS = frozenset(
@@ -457,7 +468,7 @@ def answer_kind(question: str) -> int | None:
 
     Read from the question word alone ('when', 'how many', 'what year' ask for
     a number or date; 'who' for a name; 'where' for a name after 'in', 'at',
-    'from'...), which is English grammar,
+    'from', 'to'...), which is English grammar,
     not knowledge of any story.
     """
     ws = words(question)
@@ -474,12 +485,22 @@ def answer_kind(question: str) -> int | None:
     return None
 
 
-def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+_LOWER_WORD = re.compile(r"(?<![\w'\u2019-])[a-z]+")  # a word that starts in lower case
+
+
+def _lowercase_words(texts: Sequence[str]) -> frozenset[str]:
+    """Words the texts use in lower case somewhere: common words, not names."""
+    return frozenset(w for text in texts for w in _LOWER_WORD.findall(text))
+
+
+def _shapes(sentence: str, lowercase: frozenset[str] = frozenset()) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The words of a sentence that could answer a NUMBER, a NAME or a PLACE question.
 
     Numbers: words with a digit, and number words. Names: capitalised words
-    after the sentence's first word (the first is capitalised anyway), and
-    stop words never count. Places: names in a run that follows a place
+    that are not stop words; the sentence's first word (capitalised anyway)
+    only when ``lowercase`` (the story's words seen in lower case) is given
+    and does not hold it: 'Kardashian helped...' names someone, 'Sources
+    said...' does not. Places: names in a run that follows a place
     preposition ('in Aliceville, Alabama', 'at the White House').
     """
     tokens = sentence.split()
@@ -493,14 +514,15 @@ def _shapes(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[st
         for w in () if plain else words(tok):
             if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
                 numbers.add(w)
-            elif i > 0 and tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS:
+            elif (tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS
+                  and (i > 0 or (lowercase and w not in lowercase))):
                 names.add(w)
                 is_name = True
                 if after_preposition:
                     places.add(w)
         if lowered in _PLACE_PREPOSITIONS:
             after_preposition = True
-        elif not is_name and lowered not in ("the", "a", "an"):
+        elif not is_name and lowered not in _DETERMINERS:
             after_preposition = False
     return frozenset(numbers), frozenset(names), frozenset(places)
 
