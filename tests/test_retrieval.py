@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from bot.core.confidence import THRESHOLD, Evidence, confidence
 from bot.core.evaluate import evaluate, load_questions, passage_matches
+from bot.core.shapes import NAME, NUMBER, PLACE, answer_kind, lowercase_words, sentence_shapes
 from bot.core.story import Story, build_passages
 from bot.core.text import analyse, sentences, words
 
@@ -315,13 +316,11 @@ def test_name_parts_count_toward_confidence(court: Story) -> None:
 
 
 def test_where_asks_for_a_place_after_a_place_preposition() -> None:
-    from bot.core.rank import NAME, NUMBER, PLACE, _shapes, answer_kind
-
     assert answer_kind("Where was she held?") == PLACE
     assert answer_kind("Who paid the lawyers?") == NAME
     assert answer_kind("How many years did she serve?") == NUMBER
     assert answer_kind("Why did they meet?") is None
-    numbers, names, places = _shapes("Holm met Arneberg on Friday in Ostvik, Nordland, with 12 officers.")
+    numbers, names, places = sentence_shapes("Holm met Arneberg on Friday in Ostvik, Nordland, with 12 officers.")
     assert {"ostvik", "nordland"} <= places
     assert "arneberg" in names and "arneberg" not in places and "friday" not in places
     assert "12" in numbers
@@ -329,32 +328,26 @@ def test_where_asks_for_a_place_after_a_place_preposition() -> None:
 
 def test_decades_and_plural_amounts_are_numbers() -> None:
     """'How old...' is answered by 'in her sixties'; 'how many' by 'thousands of'."""
-    from bot.core.rank import _shapes
-
-    numbers, _, _ = _shapes("A woman in her sixties, one of thousands of prisoners, wrote a letter.")
+    numbers, _, _ = sentence_shapes("A woman in her sixties, one of thousands of prisoners, wrote a letter.")
     assert {"sixties", "thousands"} <= numbers
     assert "letter" not in numbers and "woman" not in numbers
 
 
 def test_place_after_a_possessive_or_after_to() -> None:
     """'in her Alabama prison' and 'headed to Ivanka's home' name places as much as 'in Alabama'."""
-    from bot.core.rank import _shapes
-
-    _, _, places = _shapes("She spoke to her on the phone in her Alabama prison.")
+    _, _, places = sentence_shapes("She spoke to her on the phone in her Alabama prison.")
     assert "alabama" in places
-    _, _, places = _shapes("After dinner, she headed to Ivanka's home in the capital.")
+    _, _, places = sentence_shapes("After dinner, she headed to Ivanka's home in the capital.")
     assert "ivanka" in places
 
 
 def test_first_word_is_a_name_only_when_the_story_never_writes_it_in_lower_case() -> None:
-    from bot.core.rank import _lowercase_words, _shapes
-
     story = ["Kardashian helped fund a legal team.", "Sources said the sources were wrong.", "The team met Kardashian."]
-    lowercase = _lowercase_words(story)
+    lowercase = lowercase_words(story)
     assert "kardashian" not in lowercase and "sources" in lowercase
-    assert "kardashian" in _shapes(story[0], lowercase)[1]
-    assert "sources" not in _shapes(story[1], lowercase)[1]
-    assert "kardashian" not in _shapes(story[0])[1]  # without the story's words, the first word is never a name
+    assert "kardashian" in sentence_shapes(story[0], lowercase)[1]
+    assert "sources" not in sentence_shapes(story[1], lowercase)[1]
+    assert "kardashian" not in sentence_shapes(story[0])[1]  # without the story's words, the first word is never a name
 
 
 def test_who_question_prefers_the_passage_that_names_someone(tmp_path_factory: pytest.TempPathFactory) -> None:

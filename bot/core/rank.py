@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from .families import cuts, word_families
 from .index import CharAnalyzer, PassageIndex, TfidfSpace
+from .shapes import answer_kind, lowercase_words, sentence_shapes
 from .text import STOP_WORDS, analyse, normalise, sentences, stem, words
 
 
@@ -201,15 +203,15 @@ class Ranker:
         self.title_matrix_ = index.space_.transform(titles)
         rich = len(passages) <= p.rich_limit
         # Answer shapes cost ~0.1 ms a sentence: minutes on an archive, so they are rich evidence too.
-        lowercase = _lowercase_words(passages) if rich else frozenset()
-        self.shapes_ = [_shapes(t, lowercase) for t in sents] if rich else None
+        lowercase = lowercase_words(passages) if rich else frozenset()
+        self.shapes_ = [sentence_shapes(t, lowercase) for t in sents] if rich else None
         self.keys_ = [normalise(t) for t in passages] if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
         self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
         use_phrase = len(passages) <= p.phrase_limit and p.w_phrase > 0
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)) if use_phrase else None
         self.phrase_matrix_ = self.phrase_space_.fit_transform(passages) if use_phrase else None
-        self.family_, self.affixes_ = _families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
+        self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
         self.lsa_components_ = None
         self.lsa_ = None
@@ -236,7 +238,7 @@ class Ranker:
         if not affixes or len(term) < 5 or not term.isalpha():
             return ()
         found = set(affixes.get(term, ()))
-        for part in _cuts(term):
+        for part in cuts(term):
             rel = index.vocabulary_.get(part)
             if rel is not None and len(part) >= 5:
                 found.add(rel)
@@ -445,118 +447,6 @@ def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ..
         if len(cols) > 1:
             groups.append(tuple(cols))
     return groups
-
-
-NUMBER, NAME, PLACE = 0, 1, 2
-_PLAIN_TOKEN = re.compile(r"[\"'(\[]*[a-z]+[,.;:!?\"')\]]*")
-_PLACE_PREPOSITIONS = frozenset("in at from to into near outside inside across".split())
-# Words that may stand between a place preposition and the place: 'in her Alabama prison'.
-_DETERMINERS = frozenset("the a an her his their its our my your this that these those".split())
-_HOW_NUMBER = frozenset("many much long old far often large big tall high wide deep".split())
-_WHAT_NUMBER = frozenset("year years date century decade month day time percent percentage age".split())
-_NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
-    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
-    million billion dozen half first second third fourth fifth sixth seventh eighth ninth tenth
-    teens twenties thirties forties fifties sixties seventies eighties nineties
-    dozens hundreds thousands millions billions""".split()
-)
-
-
-def answer_kind(question: str) -> int | None:
-    """What shape of answer a question asks for: NUMBER, NAME or None (anything).
-
-    Read from the question word alone ('when', 'how many', 'what year' ask for
-    a number or date; 'who' for a name; 'where' for a name after 'in', 'at',
-    'from', 'to'...), which is English grammar,
-    not knowledge of any story.
-    """
-    ws = words(question)
-    for i, w in enumerate(ws):
-        nxt = ws[i + 1] if i + 1 < len(ws) else ""
-        if w == "when" or (w == "how" and nxt in _HOW_NUMBER) or (w in ("what", "which") and nxt in _WHAT_NUMBER):
-            return NUMBER
-        if w in ("who", "whom", "whose"):
-            return NAME
-        if w == "where":
-            return PLACE
-        if w in ("what", "which", "how", "why"):
-            return None
-    return None
-
-
-_LOWER_WORD = re.compile(r"(?<![\w'\u2019-])[a-z]+")  # a word that starts in lower case
-
-
-def _lowercase_words(texts: Sequence[str]) -> frozenset[str]:
-    """Words the texts use in lower case somewhere: common words, not names."""
-    return frozenset(w for text in texts for w in _LOWER_WORD.findall(text))
-
-
-def _shapes(sentence: str, lowercase: frozenset[str] = frozenset()) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """The words of a sentence that could answer a NUMBER, a NAME or a PLACE question.
-
-    Numbers: words with a digit, and number words. Names: capitalised words
-    that are not stop words; the sentence's first word (capitalised anyway)
-    only when ``lowercase`` (the story's words seen in lower case) is given
-    and does not hold it: 'Kardashian helped...' names someone, 'Sources
-    said...' does not. Places: names in a run that follows a place
-    preposition ('in Aliceville, Alabama', 'at the White House').
-    """
-    tokens = sentence.split()
-    numbers, names, places = set(), set(), set()
-    after_preposition = False
-    for i, tok in enumerate(tokens):
-        is_name = False
-        lowered = tok.lower().strip(",.;:\"'()")
-        # Most tokens are plain lowercase words, neither number nor name: skip folding them.
-        plain = _PLAIN_TOKEN.fullmatch(tok) is not None and lowered not in _NUMBER_WORDS
-        for w in () if plain else words(tok):
-            if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
-                numbers.add(w)
-            elif (tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS
-                  and (i > 0 or (lowercase and w not in lowercase))):
-                names.add(w)
-                is_name = True
-                if after_preposition:
-                    places.add(w)
-        if lowered in _PLACE_PREPOSITIONS:
-            after_preposition = True
-        elif not is_name and lowered not in _DETERMINERS:
-            after_preposition = False
-    return frozenset(numbers), frozenset(names), frozenset(places)
-
-
-def _cuts(term: str) -> list[str]:
-    """The forms of ``term`` with up to four letters cut from the front or three from the end."""
-    return [term[i:] for i in range(1, 5)] + [term[:-i] for i in range(1, 4)]
-
-
-def _families(vocabulary: dict[str, int]) -> tuple[dict[int, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-    """Word families in a vocabulary of stems: pairs that differ by a short affix.
-
-    Two alphabetic unigram terms are family when the shorter (at least five
-    letters) is the longer with up to four letters cut from the front
-    ('imprison'/'prison', 'retweet'/'tweet', 'nonviolent'/'violent') or up to
-    three cut from the end ('sentence'/'sentenc', 'discussion'/'discuss').
-    Read off the story's own words, so it needs no word list and finds the
-    families each story actually uses. Returns the families by column, and
-    every cut form (of five letters or more) with the columns it comes from,
-    so a question word the story never uses can still find its family.
-    """
-    terms = {t: c for t, c in vocabulary.items() if " " not in t and t.isalpha()}
-    pairs: dict[int, set[int]] = {}
-    affixes: dict[str, set[int]] = {}
-    for term, col in terms.items():
-        for part in _cuts(term):
-            if len(part) < 5:
-                continue
-            affixes.setdefault(part, set()).add(col)
-            if (rel := terms.get(part)) is not None:
-                pairs.setdefault(col, set()).add(rel)
-                pairs.setdefault(rel, set()).add(col)
-    return ({c: tuple(sorted(r)) for c, r in pairs.items()},
-            {t: tuple(sorted(c)) for t, c in affixes.items()})
 
 
 def _cosines(space: TfidfSpace | None, matrix: sparse.csr_matrix | None, text: str, rows: np.ndarray) -> np.ndarray:
