@@ -101,6 +101,8 @@ class Scored:
 
 
 _ARTICLES = frozenset(("a", "an", "the"))
+# Stemming is pure and a story repeats its words: remember the commonest (bounded).
+_memo_stem = functools.lru_cache(maxsize=1 << 16)(stem)
 
 
 class PhraseAnalyzer:
@@ -122,7 +124,7 @@ class PhraseAnalyzer:
         ws = words(text)
         content = [w not in STOP_WORDS for w in ws]
         glue = [w in STOP_WORDS and w not in _ARTICLES for w in ws]
-        stems = [stem(w) for w in ws]
+        stems = [_memo_stem(w) for w in ws]
         lo, hi = self.ngram_range
         grams = []
         for n in range(lo, hi + 1):

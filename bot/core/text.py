@@ -56,6 +56,8 @@ def fold(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():
+        return text  # ASCII is its own NFKD form and has no combining marks: most text, at no cost
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
