@@ -107,6 +107,7 @@ def test_stem_keeps_double_s(family: tuple[str, ...]) -> None:
     pytest.param(("meet", "meets", "met", "meeting"), id="meet-met"),
     pytest.param(("buy", "bought"), id="buy-bought"),
     pytest.param(("choose", "chose", "chosen"), id="choose-chose"),
+    pytest.param(("die", "dies", "died", "dying"), id="die-died"),
 ])
 def test_stem_folds_irregular_verbs(family: tuple[str, ...]) -> None:
     assert len({stem(w) for w in family}) == 1, {w: stem(w) for w in family}
