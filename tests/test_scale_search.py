@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.core import index as index_mod
-from bot.core.index import IndexParams, PassageIndex, WordAnalyzer, _WordCounter, top_k
+from bot.core.index import CharAnalyzer, IndexParams, PassageIndex, TfidfSpace, WordAnalyzer, _WordCounter, top_k
 
 FUNCTION = "the of and to a in that is was he for it with as his on be at by said one new two time first".split()
 N_PARAGRAPHS = 4000
@@ -223,6 +223,35 @@ def test_built_matrix_equals_scikit_learns_tfidf_vectorizer(corpus, bigrams):
     got = built.space_.transform(some)
     want = sparse.csr_matrix(reference.transform(some))
     assert np.array_equal(got.indices, want.indices) and np.array_equal(got.data, want.data)
+
+
+@pytest.mark.parametrize("ngrams", [(3, 5), (2, 3)])
+def test_character_space_equals_scikit_learns_tfidf_vectorizer(corpus, ngrams):
+    """The character n-grams are counted word by word (a product of two sparse matrices), not gram by gram."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = corpus[:800] + _story_texts() + ["", "!!!", "Café naïve, ÜNÏCODE", "a", "x " * 50]
+    analyzer = CharAnalyzer(ngrams)
+    space = TfidfSpace(analyzer)
+    built = space.fit_transform(texts)
+    reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", dtype=np.float32)
+    expected = sparse.csr_matrix(reference.fit_transform(texts))
+    expected.sort_indices()  # scikit-learn leaves each row's columns in the order met; ours are sorted
+    assert space.vocabulary_ == {t: int(i) for t, i in reference.vocabulary_.items()}
+    assert np.array_equal(space.idf_, reference.idf_.astype(np.float32))
+    assert np.array_equal(built.indptr, expected.indptr)
+    assert np.array_equal(built.indices, expected.indices)
+    assert np.array_equal(built.data, expected.data)
+    # a query is turned into the same row by the numpy path
+    got = space.transform(texts[:5])
+    want = sparse.csr_matrix(reference.transform(texts[:5]))
+    assert np.array_equal(got.indices, want.indices) and np.allclose(got.data, want.data)
+
+
+def test_character_space_of_texts_without_words_is_empty():
+    space = TfidfSpace(CharAnalyzer())
+    assert space.fit_transform(["", "  ", "\t"]).shape == (3, 0)
+    assert space.transform(["anything"]).shape == (1, 0)
 
 
 def test_bm25_read_back_from_the_weights_equals_bm25_from_the_counts(corpus):

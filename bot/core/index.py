@@ -218,16 +218,39 @@ class CharAnalyzer:
         self.ngram_range = ngram_range
 
     def __call__(self, text: str) -> list[str]:
+        return [g for word in self.units(text) for g in self.unit_grams(word)]
+
+    def units(self, text: str) -> list[str]:
+        """The words whose n-grams make up the text's: a text's grams are the sum of its words'."""
+        return fold(text).split()
+
+    def unit_grams(self, word: str) -> list[str]:
         lo, hi = self.ngram_range
+        w = f" {word} "
         grams: list[str] = []
-        for word in fold(text).split():
-            w = f" {word} "
-            for n in range(lo, hi + 1):
-                if len(w) <= n:
-                    grams.append(w)
-                    break
-                grams.extend(w[i:i + n] for i in range(len(w) - n + 1))
+        for n in range(lo, hi + 1):
+            if len(w) <= n:
+                grams.append(w)
+                break
+            grams.extend(w[i:i + n] for i in range(len(w) - n + 1))
         return grams
+
+
+def _prune(counts: sparse.csr_matrix, terms: list[str], min_df: float, max_df: float
+           ) -> tuple[sparse.csr_matrix, list[str]]:
+    """Drop the columns of too rare or too common terms, as CountVectorizer does."""
+    n = counts.shape[0]
+    max_df = max_df if n > 1 else 1.0
+    high = max_df if isinstance(max_df, int) else max_df * n
+    low = min_df if isinstance(min_df, int) else min_df * n
+    df = np.bincount(counts.indices, minlength=len(terms))
+    keep = (df <= high) & (df >= low)
+    if not keep.any():
+        raise ValueError("no term left after min_df/max_df pruning; lower min_df or raise max_df")
+    if keep.all():
+        return counts, terms
+    kept = np.flatnonzero(keep)
+    return sparse.csr_matrix(counts[:, kept]), [terms[i] for i in kept]
 
 
 class TfidfSpace:
@@ -246,6 +269,8 @@ class TfidfSpace:
         self.max_df = max_df
 
     def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        if hasattr(self.analyzer, "unit_grams"):
+            return self._fit_by_units(texts)
         from sklearn.feature_extraction.text import TfidfVectorizer  # build time only
 
         vectorizer = TfidfVectorizer(
@@ -261,6 +286,50 @@ class TfidfSpace:
         self.idf_ = vectorizer.idf_.astype(np.float32)
         self._transform = vectorizer.transform  # faster for bulk transforms while building
         return matrix.tocsr()
+
+    def _fit_by_units(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """``fit_transform`` for an analyser whose grams are the sum of its words' grams.
+
+        Each distinct word is cut into grams once: the counts are then a
+        product of sparse matrices (texts x words times words x grams),
+        weighed by scikit-learn's ``TfidfTransformer``. Same vocabulary and
+        weights as ``TfidfVectorizer`` with the analyser (a test checks),
+        without a Python step per gram of every text.
+        """
+        from sklearn.feature_extraction.text import TfidfTransformer  # build time only
+
+        analyzer = self.analyzer
+        word_ids: dict[str, int] = {}
+        indptr, indices, data = [0], [], []
+        for text in texts:
+            for word, n in Counter(analyzer.units(text)).items():
+                indices.append(word_ids.setdefault(word, len(word_ids)))
+                data.append(n)
+            indptr.append(len(indices))
+        by_word = sparse.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64),
+                                     np.asarray(indptr, dtype=np.int64)), shape=(len(texts), len(word_ids)))
+        gram_ids: dict[str, int] = {}
+        indptr, indices, data = [0], [], []
+        for word in word_ids:  # in id order
+            for gram, n in Counter(analyzer.unit_grams(word)).items():
+                indices.append(gram_ids.setdefault(gram, len(gram_ids)))
+                data.append(n)
+            indptr.append(len(indices))
+        if not gram_ids:  # no word at all (e.g. every text is punctuation)
+            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
+            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+        grams_of = sparse.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64),
+                                      np.asarray(indptr, dtype=np.int64)), shape=(len(word_ids), len(gram_ids)))
+        counts = sparse.csr_matrix(by_word @ grams_of)
+        terms = sorted(gram_ids)  # columns in term order, as CountVectorizer has them
+        order = np.fromiter((gram_ids[t] for t in terms), dtype=np.int64, count=len(terms))
+        counts = sparse.csr_matrix(counts[:, order])
+        counts.sort_indices()
+        counts, terms = _prune(counts, terms, self.min_df, self.max_df)
+        weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
+        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
+        self.idf_ = weigher.idf_.astype(np.float32)
+        return sparse.csr_matrix(weigher.transform(counts, copy=False), dtype=np.float32)
 
     def fit_counts(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
                    ) -> sparse.csr_matrix:
@@ -283,18 +352,7 @@ class TfidfSpace:
         renumber = np.empty(len(terms), dtype=counts.indices.dtype)
         renumber[[vocabulary[t] for t in terms]] = np.arange(len(terms), dtype=counts.indices.dtype)
         counts.indices = renumber[counts.indices]
-        n = len(texts)
-        max_df = self.max_df if n > 1 else 1.0
-        high = max_df if isinstance(max_df, int) else max_df * n
-        low = self.min_df if isinstance(self.min_df, int) else self.min_df * n
-        df = np.bincount(counts.indices, minlength=len(terms))
-        keep = (df <= high) & (df >= low)
-        if not keep.any():
-            raise ValueError("no term left after min_df/max_df pruning; lower min_df or raise max_df")
-        if not keep.all():
-            kept = np.flatnonzero(keep)
-            counts = sparse.csr_matrix(counts[:, kept])
-            terms = [terms[i] for i in kept]
+        counts, terms = _prune(counts, terms, self.min_df, self.max_df)
         self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
         self.vocabulary_ = {t: i for i, t in enumerate(terms)}
         self.idf_ = self._weigher.idf_.astype(np.float32)
