@@ -50,7 +50,6 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(HERE))
 
 SEEDS = REPO / "seeds"
-CACHE_KEY = "load-benchmark"
 ACK_LIMIT = 3.0  # Discord's window for the first response to an interaction
 STORY_QUESTIONS = [
     "Who paid for Alice Johnson's legal team?",
@@ -80,16 +79,18 @@ def _rss_mb() -> float:
 
 def _synthetic_story(n: int, cache_dir: Path):
     """The ``n``-paragraph synthetic story: from its cache file, else built (minutes at 1M) and saved."""
-    from bot.core.cache import read_cached, save_story
+    from bot.core.cache import code_version, read_cached, save_story
     from bot.core.story import Story
 
     import synthetic
 
+    # The key holds the code version: a cache built by older code is rebuilt, as the bot's own are.
+    key = f"load-benchmark-synthetic-{n}-{code_version()}"
     folder = Path(f"synthetic-{n}")
     path = cache_dir / f"synthetic-{n}.cache"
     if path.exists():
         started = time.perf_counter()
-        story = read_cached(path, CACHE_KEY)
+        story = read_cached(path, key)
         if story is not None:
             print(f"bot: loaded {n:,} paragraphs from {path} in {time.perf_counter() - started:.1f} s",
                   file=sys.stderr, flush=True)
@@ -98,7 +99,7 @@ def _synthetic_story(n: int, cache_dir: Path):
     story = Story.from_corpus(synthetic.corpus(n))
     print(f"bot: built {n:,} paragraphs in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    saved = save_story(story, folder, CACHE_KEY, cache_dir=cache_dir, warn=lambda m: print(m, file=sys.stderr))
+    saved = save_story(story, folder, key, cache_dir=cache_dir, warn=lambda m: print(m, file=sys.stderr))
     if saved is not None and saved != path:
         os.replace(saved, path)
     return story

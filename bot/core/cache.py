@@ -58,7 +58,7 @@ _STALE_TEMP_SECONDS = 3600
 
 Warn = Callable[[str], None]
 
-__all__ = ["load_story", "save_story", "read_cached", "cache_status", "fingerprint", "cache_path", "CACHE_DIRNAME"]
+__all__ = ["load_story", "save_story", "read_cached", "cache_status", "fingerprint", "code_version", "cache_path", "CACHE_DIRNAME"]
 
 
 class CacheDamaged(Exception):
@@ -67,7 +67,7 @@ class CacheDamaged(Exception):
 
 # --- the key -----------------------------------------------------------------
 
-def _code_version() -> str:
+def code_version() -> str:
     """A hash of the sources that parse, index and rank (any edit invalidates caches)."""
     import numpy
     import scipy
@@ -102,7 +102,7 @@ def fingerprint(folder: Path | str, index_params: IndexParams = IndexParams(),
                 rank_params: RankParams = RankParams()) -> str:
     """The cache key for ``folder``: its files, the parameters and the code version."""
     h = hashlib.sha256()
-    h.update(_code_version().encode())
+    h.update(code_version().encode())
     h.update(repr(index_params).encode())
     h.update(repr(rank_params).encode())
     for line in _entries(Path(folder)):
