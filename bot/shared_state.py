@@ -1,0 +1,52 @@
+"""What the bot's processes share: votes, cooldowns, story choices and reloads.
+
+One process (the default) keeps these in a local SQLite file and in memory
+(:class:`LocalState`, ``bot/local_state.py``). Several processes, on one host or
+many, share them through PostgreSQL when ``STORYBOT_DATABASE_URL`` is set
+(:class:`PostgresState`, ``bot/postgres_state.py``, the optional ``postgres``
+extra). The front ends speak only to this protocol, so they never know which
+backend serves them. No discord import here.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from .feedback import Vote
+
+ReloadCallback = Callable[[str | None], Awaitable[None]]
+"""Called with the story to reload, or ``None`` for every story."""
+
+
+class SharedState(Protocol):
+    """The state every bot process must agree on."""
+
+    async def start(self) -> None:
+        """Open connections and begin listening for reload broadcasts."""
+
+    async def close(self) -> None:
+        """Stop listening and release connections; safe to call twice."""
+
+    async def record_vote(self, vote: Vote) -> None:
+        """Store ``vote`` exactly once (a second vote by the same person on the same answer replaces it).
+
+        Must not lose the vote when the store is briefly unreachable: retry or spool it.
+        """
+
+    async def hit_cooldown(self, user_id: int, *, rate: int, per: float) -> float | None:
+        """Count one question by ``user_id``: ``None`` if allowed, else the seconds until one is.
+
+        At most ``rate`` questions per ``per`` seconds per user, counted over every process.
+        """
+
+    async def story_choice(self, guild_id: int | None, channel_id: int | None) -> str | None:
+        """The story chosen for the channel, else for the server, else ``None`` (the default story)."""
+
+    async def set_story_choice(self, guild_id: int, channel_id: int | None, story: str | None) -> None:
+        """Choose ``story`` for a whole server (``channel_id`` None) or one channel; ``None`` clears it."""
+
+    async def announce_reload(self, story: str | None) -> None:
+        """Ask every process, this one included, to reload ``story`` (``None``: every story)."""
+
+    def on_reload(self, callback: ReloadCallback) -> None:
+        """Register the coroutine that performs a reload announced by any process."""
