@@ -13,7 +13,7 @@ from scipy import sparse
 
 from .confidence import THRESHOLD, Evidence, confidence
 from .index import PassageIndex
-from .models import Answer, Hit, Passage
+from .models import Answer, Citation, Hit, Passage
 from .rank import Ranker, Scored, name_groups, share_within_names
 from .text import analyse, clean, normalise
 
@@ -129,14 +129,17 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     if not analyse(question):
         return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
     query = _query(engine, question, context)
-    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))[:k]
+    candidates = engine.ranker.rank(engine.index, query, question, k + 5)
+    ranked = _dedupe(engine, candidates)[:k]
     if not ranked:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
                       terms=tuple(sorted(set(analyse(question)))))
     evidence = _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
     conf = confidence(evidence)
     sentence, sentence_hit = _answer_sentence(engine, query, question, ranked)
-    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank) for rank, s in enumerate(ranked, start=1))
+    copies = _copies(engine, candidates)
+    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, copies.get(s.row, ()))
+                 for rank, s in enumerate(ranked, start=1))
     stems = set(analyse(question)) | (set(analyse(context)) if context else set())
     return Answer(
         question=question,
@@ -161,4 +164,22 @@ def _dedupe(engine: Engine, ranked: list[Scored]) -> list[Scored]:
             seen.add(key)
             out.append(s)
     return out
+
+
+def _copies(engine: Engine, ranked: list[Scored]) -> dict[int, tuple[Citation, ...]]:
+    """For each shown passage, the citations of its word-for-word copies in other articles:
+    shared reporting is one passage that cites every article carrying it."""
+    first: dict[str, int] = {}
+    out: dict[int, list[Citation]] = {}
+    for s in ranked:
+        passage = engine.passages[s.row]
+        key = normalise(passage.text)
+        if key not in first:
+            first[key] = s.row
+            continue
+        cited = [engine.passages[first[key]].citation.article_number] + \
+            [c.article_number for c in out.get(first[key], [])]
+        if passage.citation.article_number not in cited:
+            out.setdefault(first[key], []).append(passage.citation)
+    return {row: tuple(cs) for row, cs in out.items()}
 

@@ -2,7 +2,8 @@
 
 What was read and what was skipped (and why), the headline and metadata found
 in each article, how many paragraphs it gives and which boilerplate lines were
-dropped, the paragraphs repeated across articles (syndicated copy), and
+dropped and why, the lines kept only because a reporting shape protected them
+from a rule that would have dropped them (so an operator sees both sides), the paragraphs repeated across articles (syndicated copy), and
 whether the index cache is up to date. It reads the folder exactly as the bot
 does (``read_folder``), so what it says is what the bot will serve.
 """
@@ -17,7 +18,7 @@ from .models import Article
 from .text import normalise
 
 SNIPPET = 70  # characters of a line or paragraph shown in the report
-DROPPED_SHOWN = 3  # boilerplate lines shown per article (all with verbose)
+DROPPED_SHOWN = 3  # dropped (and protected) lines shown per article (all with verbose)
 DUPLICATES_SHOWN = 10
 
 
@@ -77,12 +78,24 @@ def _article_lines(article: Article, verbose: bool) -> list[str]:
     lines.append(count)
     if article.dropped:
         lines.append(f"   boilerplate dropped: {len(article.dropped)} line(s)")
-        shown = article.dropped if verbose else article.dropped[:DROPPED_SHOWN]
-        lines.extend(f"     - {_snippet(d)}" for d in shown)
-        if len(shown) < len(article.dropped):
-            lines.append(f"     ... and {len(article.dropped) - len(shown)} more (--verbose shows all)")
+        reasons = article.dropped_why or ("",) * len(article.dropped)
+        pairs = list(zip(article.dropped, reasons))
+        lines.extend(_listed(pairs, verbose))
     else:
         lines.append("   boilerplate dropped: none")
+    if article.protected:
+        lines.append(f"   kept only because a reporting shape saved them: {len(article.protected)} line(s)")
+        lines.extend(_listed(list(article.protected), verbose))
+    return lines
+
+
+def _listed(pairs: list[tuple[str, str]], verbose: bool) -> list[str]:
+    """'- 'line' (why)' for the first few (all with verbose), then how many more."""
+    shown = pairs if verbose else pairs[:DROPPED_SHOWN]
+    out = [f"     - {_snippet(text)}" + (f" ({why})" if why else "") for text, why in shown]
+    if len(shown) < len(pairs):
+        out.append(f"     ... and {len(pairs) - len(shown)} more (--verbose shows all)")
+    return out
     return lines
 
 
@@ -124,10 +137,12 @@ def check_folder(folder: Path | str, *, verbose: bool = False,
     paragraphs = sum(len(set(a.numbers)) for a in articles)
     passages = sum(len(a.paragraphs) for a in articles)
     dropped = sum(len(a.dropped) for a in articles)
+    saved = sum(len(a.protected) for a in articles)
     listed = len(articles) + len(corpus.skipped)
     lines.append(
         f"{listed} file(s): {len(articles)} article(s) read, {len(corpus.skipped)} skipped; "
-        f"{paragraphs} paragraphs indexed ({passages} passages), {dropped} boilerplate line(s) dropped"
+        f"{paragraphs} paragraphs indexed ({passages} passages), {dropped} boilerplate line(s) dropped, "
+        f"{saved} kept by a reporting rule"
     )
     lines.append("")
     for article in articles:
@@ -145,7 +160,7 @@ def check_folder(folder: Path | str, *, verbose: bool = False,
         lines.extend(f"  {w}" for w in notes)
     dups = duplicates(articles)
     if dups:
-        lines.append(f"Paragraphs repeated across articles ({len(dups)}; an answer shows each once):")
+        lines.append(f"Paragraphs repeated across articles ({len(dups)}; an answer shows each once, citing each article):")
         for text, where in dups[:DUPLICATES_SHOWN] if not verbose else dups:
             places = ", ".join(f"article {a} para {p}" for a, p in where)
             lines.append(f"  - {_snippet(text)}: {places}")

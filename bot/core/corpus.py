@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .boilerplate import CREDIT as _CREDIT
+from .boilerplate import DATED_ENTRY, judge
+from .boilerplate import TERMINAL as _TERMINAL
+from .boilerplate import URL_ONLY as _URL_ONLY
 from .models import Article
 from .text import clean, normalise, sentences
 
@@ -121,7 +125,6 @@ def list_article_files(folder: Path) -> tuple[list[Path], list[Skipped]]:
 
 # --- lines and units ---------------------------------------------------------
 
-_URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.I)
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE_ONLY = re.compile(
     r"^(?:(?:published|updated|posted)\s*:?\s*)?(?:[a-z]+day,?\s+)?"
@@ -132,17 +135,6 @@ _DATE_ONLY = re.compile(
 )
 _LIST_LIKE = re.compile(r"^\[.*\]$|^\{.*\}$")
 _BYLINE = re.compile(r"^by\s*[:\-]?\s*(?P<name>[^\W\d_][\w.'\- ]{1,80}(?:(?:,| and) [^\W\d_][\w.'\- ]{1,80})*)$", re.I)
-_TERMINAL = re.compile(r"[.!?:;\u2026]['\"\u2019\u201d)\]]*$|['\"\u2019\u201d]$")
-_CREDIT = re.compile(r"\u00a9|\b(?:photo|image|picture|credit|photograph)s?\s*(?:by)?\s*:|getty images|shutterstock", re.I)
-_PROMO = re.compile(
-    r"\bfree trial\b|\bsubscribe\b|\bsign up\b|\bnewsletter\b|\bclick here\b|\bdownload (?:the|our) app\b"
-    r"|\bfollow us\b|\bpre-?order\b|\bsponsored\b|\badvertisement\b",
-    re.I,
-)
-_BIO = re.compile(
-    r"^[A-Z][\w.'\-]*(?: [A-Z][\w.'\-]*){0,3} (?:is|was) (?:an? |the )?(?:[\w-]+,? ){0,4}"
-    r"(?:writer|editor|reporter|journalist|correspondent|contributor|author|columnist|producer|publisher)\b"
-)
 _INLINE_LINK = re.compile(r"\s*\(\s*(?:[A-Za-z ]{1,15}:\s*)?(?:https?://|www\.)[^\s)]+\s*\)")
 # One to six capitalised words after a sentence end; the words are separated by
 # required whitespace so the match is linear (an optional separator made long
@@ -167,7 +159,8 @@ def _units(text: str) -> list[_Unit]:
         texts = [t for _, t in block]
         # A URL or date line is metadata on its own line, never part of wrapped prose.
         wrapped = (len(texts) > 1 and all(len(t) >= 40 and not _TERMINAL.search(t) for t in texts[:-1])
-                   and not any(_URL_ONLY.match(t) or _DATE_ONLY.match(t) for t in texts))
+                   and not any(_URL_ONLY.match(t) or _DATE_ONLY.match(t) for t in texts)
+                   and not any(DATED_ENTRY.match(t) for t in texts[1:]))  # timeline entries, one a line
         if wrapped:
             units.append(_Unit(len(units) + 1, block[0][0], " ".join(texts)))
         else:
@@ -187,24 +180,6 @@ def _units(text: str) -> list[_Unit]:
 
 def _word_count(text: str) -> int:
     return len(text.split())
-
-
-def _is_boilerplate(text: str, shared: bool, near_end: bool) -> str | None:
-    """Why a body line is not article text, or None when it is."""
-    words = _word_count(text)
-    if _URL_ONLY.match(text):
-        return "link-only line"
-    if shared and words < 25:
-        return "line repeated across articles"
-    if _CREDIT.search(text) and words < 40:
-        return "photo caption or credit"
-    if _PROMO.search(text) and words < 40:
-        return "promotional line"
-    if not _TERMINAL.search(text) and words < 30:
-        return "not a sentence (caption, label or link text)"
-    if near_end and _BIO.match(text):
-        return "author bio"
-    return None
 
 
 def _tidy(text: str) -> str:
@@ -259,6 +234,8 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
     numbers: list[int] = []
     lines: list[int] = []
     dropped: list[str] = []
+    why: list[str] = []
+    protected: list[tuple[str, str]] = []
     body_started = False
     for index, unit in enumerate(units):
         t = unit.text
@@ -271,6 +248,7 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
                 continue
             if _LIST_LIKE.match(t):
                 dropped.append(t)
+                why.append("list-like line before the headline")
                 continue
             if _word_count(t) <= 10 and (m := _BYLINE.match(t)):  # count first: bounds the regex's work
                 byline = byline or m.group("name").strip()
@@ -281,6 +259,7 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
                     continue
                 if _word_count(t) < 2:  # a section label such as "News" above the headline
                     dropped.append(t)
+                    why.append("one-word label before the headline")
                     continue
         if title is not None and normalise(t) == normalise(title):
             continue  # the headline repeated
@@ -288,10 +267,13 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
             byline = byline or m.group("name").strip()
             continue
         near_end = index >= len(units) - 3
-        reason = _is_boilerplate(t, normalise(t) in shared_lines, near_end)
-        if reason:
+        verdict = judge(t, shared=normalise(t) in shared_lines, near_end=near_end)
+        if verdict.dropped:
             dropped.append(t)
+            why.append(verdict.dropped)
             continue
+        if verdict.saved_by:
+            protected.append((t, verdict.saved_by))
         body_started = True
         tidy = _tidy(t)
         if not tidy:
@@ -316,6 +298,8 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
         date=date,
         byline=byline,
         dropped=tuple(dropped),
+        dropped_why=tuple(why),
+        protected=tuple(protected),
     )
 
 

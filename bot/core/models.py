@@ -29,6 +29,8 @@ class Article:
     date: str | None = None
     byline: str | None = None
     dropped: tuple[str, ...] = ()  # boilerplate lines kept out of the passages
+    dropped_why: tuple[str, ...] = ()  # for each dropped line, the rule that dropped it
+    protected: tuple[tuple[str, str], ...] = ()  # (line, why) kept only because a reporting shape saved it
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Hit:
     passage: Passage
     score: float
     rank: int  # 1-based
+    # Other articles carrying the same text word for word (shared reporting, syndicated copy):
+    # the answer shows the passage once and cites each of them.
+    also: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True)

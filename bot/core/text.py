@@ -116,6 +116,8 @@ think thought | throw threw thrown | understand understood | undertake undertook
 uphold upheld | wake woke woken | wear wore worn | weave wove woven | weep wept | win won |
 withdraw withdrew withdrawn | write wrote written
 """
+# Past forms of the irregular verbs above: a finite verb, for telling a clause from a label.
+PAST_FORMS = frozenset(form for group in _IRREGULAR_VERBS.split("|") for form in group.split()[1:])
 # Verbs in -ie are too short for the suffix rules ('died' would need a one-letter stem).
 _SHORT_IE_VERBS = "die died dying | lie lied lying | tie tied tying | vie vied vying"
 _IRREGULAR = {

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from ..core.models import Answer, Article, Hit, Passage
+from ..core.models import Answer, Article, Citation, Hit, Passage
 from ..core.text import clean, match_spans
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -175,12 +175,22 @@ def page_hits(answer: Answer, page: int, per_page: int = PER_PAGE) -> tuple[Hit,
 
 
 def citation_line(hit: Hit, limit: int = 400) -> str:
-    """'— [Headline](url) · outlet · date': where one passage comes from."""
-    c = hit.passage.citation
+    """'— [Headline](url) · outlet · date': where one passage comes from (a line more for each
+    other article that carries the same text)."""
+    text = _citation_line(hit.passage.citation, limit)
+    for c in hit.also:  # whole lines only, so a cut never falls inside a link
+        more = _citation_line(c, limit, f"also article {c.article_number}, paragraph {c.paragraph}: ")
+        if ulen(text) + 1 + ulen(more) > limit:
+            break
+        text += "\n" + more
+    return text
+
+
+def _citation_line(c: Citation, limit: int, lead: str = "") -> str:
     meta = [escape(plain(x)) for x in (c.outlet, c.date) if x and plain(x)]
     tail = "".join(f" \u00b7 {m}" for m in meta)
     head_room = max(20, limit - ulen(tail) - 2)
-    return shorten_markdown(f"\u2014 {link(c.title, c.url, head_room)}{tail}", limit)
+    return shorten_markdown(f"\u2014 {lead}{link(c.title, c.url, head_room - len(lead))}{tail}", limit)
 
 
 def shorten_markdown(text: str, limit: int) -> str:

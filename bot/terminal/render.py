@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 
 from ..core.corpus import Corpus
-from ..core.models import Answer, Article, Hit
+from ..core.models import Answer, Article, Citation, Hit
 from ..core.text import match_spans
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
@@ -31,7 +31,10 @@ def _emphasise(line: str, stems: frozenset[str]) -> str:
 
 
 def render_citation(hit: Hit) -> str:
-    c = hit.passage.citation
+    return _citation(hit.passage.citation)
+
+
+def _citation(c: Citation) -> str:
     bits = [f"[{c.article_number}] {c.title}"]
     meta = ", ".join(x for x in (c.outlet, c.date) if x)
     if meta:
@@ -48,6 +51,8 @@ def render_hit(hit: Hit, width: int, stems: frozenset[str], color: bool) -> list
     c = hit.passage.citation
     # Links stay whole so a terminal can still open them.
     lines += _wrap(f"{c.article}, line {c.line}" + (f" - {c.url}" if c.url else ""), width, "   ", break_long=False)
+    for other in hit.also:  # the same text in another article: shown once, cited for each
+        lines += _wrap(f"also in {_citation(other)}", width, "   ")
     return lines
 
 

@@ -1,0 +1,184 @@
+"""Scraped news pages: boilerplate out, reporting kept, by shape (tests/data/scraped, written for these tests).
+
+The folder is a made-up story in the shape of real scraped pages: a URL and date above the
+headline, a section label, a byline, reporting that two outlets share word for word, a line
+that lost its final full stop, dated timeline subheads, author promo with a handle and a mail
+address, site furniture repeated across files, credits; and the near misses of each rule (a
+real sentence that mentions Twitter, a short real sentence shared by two articles, a one-line
+paragraph that is a real quote, a sentence that starts with 'Follow').
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.boilerplate import judge, reporting_shape
+from bot.core.check import check_folder
+from bot.core.corpus import read_folder
+from bot.core.story import Story
+from bot.terminal.render import render_answer
+
+SCRAPED = Path(__file__).resolve().parent / "data" / "scraped"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return read_folder(SCRAPED)
+
+
+@pytest.fixture(scope="module")
+def story():
+    return Story.from_folder(SCRAPED)
+
+
+def _kept(corpus) -> list[str]:
+    return [p for a in corpus.articles for p in a.paragraphs]
+
+
+def _why(corpus, line: str) -> str:
+    for a in corpus.articles:
+        for text, why in zip(a.dropped, a.dropped_why):
+            if text == line:
+                return why
+    raise AssertionError(f"{line!r} was not dropped")
+
+
+@pytest.mark.parametrize("line", [
+    "“We are not selling the port,” Mayor Lena Ortiz said.",  # a quote two outlets ran
+    "The vote passed 7-2.",  # a short real sentence two articles share
+    "“This is the end of an era.”",  # a one-line paragraph that is a real quote, shared
+    "The deal is far from done, the railway's chief executive said in a Monday post",  # lost its full stop
+    "March 14: Coastline Freight's stake in Harbor Rail tops 5%",  # dated timeline subheads
+    "April 4: The board votes to back the merger",
+    "Reyes said on Twitter that the vote was a turning point for the port.",  # mentions Twitter
+    "Follow the money, one analyst told the paper, because the port land is worth more than the trains.",
+])
+def test_reporting_is_kept(corpus, line):
+    assert line in _kept(corpus)
+
+
+@pytest.mark.parametrize("line,reason", [
+    ("Follow Dana Reyes on Twitter: @danareyes.", "call to action"),
+    ("Reach Dana Reyes at dreyes@example-post.com. Follow her on Twitter for more.", "call to action"),
+    ("Follow Ana Silva on Twitter", "call to action"),
+    ("Read more stories like this one!", "repeated across articles"),
+    ("Share this article", "repeated across articles"),
+    ("Photo: Sam Hill/Example Post", "credit"),
+    ("Copyright 2022 Example Post. All rights reserved.", "copyright"),
+    ("Reporting by Ana Silva; editing by Tom Cole", "no final punctuation"),
+    ("Business", "label"),
+])
+def test_boilerplate_is_dropped_with_its_reason(corpus, line, reason):
+    assert line not in _kept(corpus)
+    assert reason in _why(corpus, line)
+
+
+def test_every_dropped_line_has_a_reason(corpus):
+    for a in corpus.articles:
+        assert len(a.dropped) == len(a.dropped_why)
+        assert all(a.dropped_why)
+
+
+def test_lines_saved_by_a_reporting_shape_are_recorded(corpus):
+    saved = {text: why for a in corpus.articles for text, why in a.protected}
+    assert "quotation" in saved["“We are not selling the port,” Mayor Lena Ortiz said."]
+    assert "repeated across articles" in saved["The vote passed 7-2."]
+    assert "dated timeline entry" in saved["April 4: The board votes to back the merger"]
+    assert "reporting verb" in saved["The deal is far from done, the railway's chief executive said in a Monday post"]
+    # An ordinary sentence needed no saving.
+    assert "Reyes said on Twitter that the vote was a turning point for the port." not in saved
+
+
+def test_shared_reporting_is_one_passage_citing_both_articles(story):
+    answer = story.ask("What did the mayor say about selling the port?")
+    assert answer.answered
+    top = answer.hits[0]
+    assert top.passage.text == "“We are not selling the port,” Mayor Lena Ortiz said."
+    assert {top.passage.citation.article_number} | {c.article_number for c in top.also} == {1, 2}
+    texts = [h.passage.text for h in answer.hits]
+    assert texts.count(top.passage.text) == 1  # shown once
+    out = render_answer(answer, width=100)
+    assert out.split("Passages:")[1].count("We are not selling the port") == 1
+    assert "also in [2] Coastline Freight deal: what happened when - harbor-times.net, 2022-04-06 - para 8" in out
+
+
+def test_a_question_about_a_line_that_lost_its_stop_is_answered(story):
+    answer = story.ask("What did the chief executive say about the deal?")
+    assert answer.answered
+    assert "far from done" in answer.hits[0].passage.text
+
+
+def test_a_timeline_subhead_answers_a_when_question(story):
+    answer = story.ask("When did Coastline Freight's stake top 5%?")
+    assert answer.hits[0].passage.text.startswith("March 14:")
+
+
+def test_check_shows_both_sides(tmp_path):
+    lines, ok = check_folder(SCRAPED, verbose=True, cache_dir=tmp_path)
+    out = "\n".join(lines)
+    assert ok
+    assert "'Follow Dana Reyes on Twitter: @danareyes.' (author contact or social promo" in out
+    assert "'Share this article' (line repeated across articles, and not reporting)" in out
+    assert "kept only because a reporting shape saved them" in out
+    assert ("'The vote passed 7-2.' (repeated across articles, "
+            "but reporting: a clause with a verb)") in out
+
+
+# --- the rules alone, on near misses -----------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "Musk said on Twitter that he would buy the company.",
+    "The senator, who joined Twitter in 2009, posted the letter there.",
+    "Supporters were urged to follow him on Instagram, where he posted daily.",
+    "Email records show the two men spoke twice.",
+    "The account @cityhall posted the schedule on Friday.",
+])
+def test_sentences_that_mention_social_media_are_reporting(line):
+    assert judge(line).dropped is None
+
+
+@pytest.mark.parametrize("line", [
+    "Follow @cityhall for updates.",
+    "Email: j.doe@example.org",
+    "Contact the author at j.doe@example.org.",
+    "Keep up with Jo on Instagram, Twitter and",
+    "Like us on Facebook.",
+])
+def test_calls_to_action_with_a_handle_address_or_platform_are_not(line):
+    assert judge(line).dropped
+
+
+@pytest.mark.parametrize("line,shape", [
+    ("He resigned on Friday.", "a clause with a verb"),
+    ("“Never again.”", "quotation"),
+    ("Officials declined to comment, according to the paper.", "a name and a reporting verb"),
+    ("2022-03-14: the stake tops 5%", "dated timeline entry"),
+])
+def test_shared_short_lines_that_are_reporting_are_kept(line, shape):
+    verdict = judge(line, shared=True)
+    assert verdict.dropped is None
+    assert verdict.saved_by and shape in verdict.saved_by
+
+
+@pytest.mark.parametrize("line", [
+    "Share this story.", "Most popular", "Read more stories like this one!", "Sign in to continue.",
+    "This article was updated on Monday.", "Thank you for reading our coverage.",
+])
+def test_shared_short_lines_that_are_furniture_are_dropped(line):
+    assert judge(line, shared=True).dropped
+
+
+@pytest.mark.parametrize("line", [
+    "Trump Says He Will Meet Kim",  # a headline: present tense, title case
+    "Next: the mayor takes aim at the council again",  # a link label
+    "Kim arrived at the White House to meet the president",  # a caption
+])
+def test_lines_without_a_stop_that_are_not_reporting_are_dropped(line):
+    assert judge(line).dropped
+
+
+def test_reporting_shape_needs_a_strong_shape_without_a_stop():
+    assert reporting_shape("The board voted to back the deal.") == "a clause with a verb"
+    assert reporting_shape("The board voted to back the deal", final_stop=False) is None
+    assert reporting_shape("the board voted, a spokesman said on Monday", final_stop=False)
