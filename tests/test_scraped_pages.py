@@ -114,6 +114,12 @@ def test_a_timeline_subhead_answers_a_when_question(story):
     assert answer.hits[0].passage.text.startswith("March 14:")
 
 
+def test_a_quotation_is_answered_with_its_attribution(story):
+    answer = story.ask("What did Ortiz say about the port in a 2021 interview?")
+    assert answer.sentence == ("“Will the trains still run? Yes. Will the port stay public? Absolutely,” "
+                               "Ortiz said during a 2021 interview.")
+
+
 def test_check_shows_both_sides(tmp_path):
     lines, ok = check_folder(SCRAPED, verbose=True, cache_dir=tmp_path)
     out = "\n".join(lines)

@@ -169,6 +169,29 @@ def test_sentences_closing_quotes_stay_with_their_sentence() -> None:
     assert sentences("She said (it was over.) Then.") == ["She said (it was over.)", "Then."]
 
 
+@pytest.mark.parametrize("text,expected", [
+    # Stops inside a quotation do not end the sentence: the quotation and its attribution are one.
+    ("\u201cDoes it fly? No. Does it float? Absolutely,\u201d the captain said in 2013. Next.",
+     ["\u201cDoes it fly? No. Does it float? Absolutely,\u201d the captain said in 2013.", "Next."]),
+    ('"Why was it late? Shame!" Ortiz tweeted on Sunday. He left.',
+     ['"Why was it late? Shame!" Ortiz tweeted on Sunday.', "He left."]),
+    # A quotation ending in ?, ! or . that opens a sentence keeps the attribution after it.
+    ("It was close. \u201cWhy now?\u201d Mayor Lena Ortiz asked. She left.",
+     ["It was close.", "\u201cWhy now?\u201d Mayor Lena Ortiz asked.", "She left."]),
+    ("\u201cWe are done!\u201d The crowd shouted back. Then silence.",
+     ["\u201cWe are done!\u201d The crowd shouted back.", "Then silence."]),
+    # Near misses: a quote closing mid-sentence, a new sentence that is not an attribution,
+    # and a quotation that runs on into the next paragraph (no closing mark) split as before.
+    ("He called it \u201ca disaster.\u201d The mayor said the city would appeal.",
+     ["He called it \u201ca disaster.\u201d", "The mayor said the city would appeal."]),
+    ("\u201cWe are done,\u201d she said. \u201cWe will go home.\u201d Then they left.",
+     ["\u201cWe are done,\u201d she said.", "\u201cWe will go home.\u201d", "Then they left."]),
+    ("He said: \u201cThis goes on. And on.", ["He said: \u201cThis goes on.", "And on."]),
+])
+def test_a_quotation_and_its_attribution_are_one_sentence(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
 def test_sentences_need_a_capital_or_digit_after_the_stop() -> None:
     assert sentences("Why? because it was late.") == ["Why? because it was late."]
     assert sentences("version 2.0 shipped") == ["version 2.0 shipped"]
@@ -181,7 +204,8 @@ def test_sentences_of_nothing() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=20), st.sampled_from(
-    [". ", "! ", "? ", "Mr. ", "U.S. ", '." ', "\u201d ", "A", "7", " ", "\n"])), max_size=30).map("".join))
+    [". ", "! ", "? ", "Mr. ", "U.S. ", '." ', "\u201d ", "\u201c", '"', "A", "7", " ", "\n", " said"])),
+    max_size=30).map("".join))
 def test_sentences_lose_no_text(text: str) -> None:
     parts = sentences(text)
     assert all(p and p == p.strip() for p in parts)

@@ -173,15 +173,58 @@ _SENTENCE_END = re.compile(r"""(?<=[.!?])["'\u201d\u2019)\]]*\s+(?=["'\u201c\u20
 _ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr vs no gen gov sen rep prof inc co corp ltd u.s a.m p.m oct nov dec jan feb aug sept".split())
 
 
+# Double quotation marks. A straight one opens after a space or bracket (or at the start), else closes.
+_DOUBLE_QUOTE = re.compile(r'["\u201c\u201d\u201e\u201f]')
+_MAX_QUOTATION = 1200  # a longer 'quotation' is a quote mark gone astray, not one sentence
+# A quotation's attribution after it: a few words, then a reporting verb ('Trump said', 'the mayor asked').
+_ATTRIBUTION_AFTER = re.compile(
+    r"(?:[\w.'\u2019\-]+,?\s+){1,4}?(?:said|says|asked|asks|told|tells|added|adds|wrote|writes|tweeted|tweets"
+    r"|posted|replied|responded|shouted|exclaimed|insisted|continued|explained|recalled|declared|wondered)\b"
+)
+
+
+def quotation_spans(text: str) -> list[tuple[int, int]]:
+    """``(open, close)`` character positions of the double-quoted stretches of ``text``.
+
+    Curly and straight quotes are paired in order; an opening quote with no
+    close in the text (a quotation running on into the next paragraph, as
+    news writes them) gives no span.
+    """
+    spans: list[tuple[int, int]] = []
+    opened: int | None = None
+    for m in _DOUBLE_QUOTE.finditer(text):
+        i, c = m.start(), m.group()
+        if c == '"':
+            opening = i == 0 or text[i - 1].isspace() or text[i - 1] in "([{\u2014\u2013-"
+        else:
+            opening = c in "\u201c\u201e\u201f"
+        if opening:
+            opened = i if opened is None else opened  # nested doubles: the outer one counts
+        elif opened is not None:
+            if i - opened <= _MAX_QUOTATION:
+                spans.append((opened, i))
+            opened = None
+    return spans
+
+
 def sentences(text: str) -> list[str]:
-    """Split a paragraph into sentences, keeping abbreviations like 'Ms.' intact."""
+    """Split a paragraph into sentences, keeping abbreviations like 'Ms.' intact.
+
+    A quotation and its attribution stay one sentence wherever the quotation's
+    own stops fall: no cut inside a quotation ('"Does she? Absolutely," Trump
+    said'), nor between a quotation ending in ?, ! or . and the attribution
+    that follows it ('"Why now?" Ortiz asked.').
+    """
     parts: list[str] = []
     start = 0
+    spans = quotation_spans(text) if _DOUBLE_QUOTE.search(text) else []
     for m in _SENTENCE_END.finditer(text):
         # Only the word before the stop matters; a bounded window keeps runs of initials linear.
         head = text[max(start, m.start() - 40):m.start()].rstrip("\"'\u201d\u2019)]")
         last = head.rsplit(None, 1)[-1].rstrip(".").lower() if head.split() else ""
         if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+            continue
+        if spans and _joins_quotation(text, m, spans, start):
             continue
         parts.append(text[start:m.end()].strip())
         start = m.end()
@@ -189,6 +232,18 @@ def sentences(text: str) -> list[str]:
     if tail:
         parts.append(tail)
     return [p for p in parts if p]
+
+
+def _joins_quotation(text: str, m: re.Match[str], spans: list[tuple[int, int]], start: int) -> bool:
+    """True when the stop at ``m`` is inside a quotation, or ends a quotation that opens the
+    sentence (begun at ``start``) and is followed by its attribution."""
+    at = m.start()
+    for open_, close in spans:
+        if open_ < at < close:
+            return True
+        if close == at and not text[start:open_].strip() and _ATTRIBUTION_AFTER.match(text, m.end()):
+            return True
+    return False
 
 
 def match_spans(text: str, stems: frozenset[str] | set[str]) -> list[tuple[int, int]]:
@@ -203,3 +258,19 @@ def match_spans(text: str, stems: frozenset[str] | set[str]) -> list[tuple[int, 
         if w and stem(w[0]) in stems:
             spans.append((m.start(), m.end()))
     return spans
+
+
+_RUN_GAP = re.compile(r"[\s\-\u2010\u2011]+")
+
+
+def match_runs(text: str, stems: frozenset[str] | set[str]) -> list[tuple[int, int]]:
+    """:func:`match_spans` with neighbours joined: matched words separated only by spaces or
+    hyphens make one span, so a front end bolds 'Kim Kardashian' once, not word by word."""
+    runs: list[tuple[int, int]] = []
+    for start, end in match_spans(text, stems):
+        if runs and _RUN_GAP.fullmatch(text, runs[-1][1], start):
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
+
