@@ -262,7 +262,12 @@ async def test_source_autocompletes_articles(fake, bot):
 
 async def test_help(fake, bot):
     msg = await fake.answer_to(await fake.slash("help"))
-    assert msg["flags"] & 64 and "/ask" in msg["embeds"][0]["description"]
+    desc = msg["embeds"][0]["description"]
+    assert msg["flags"] & 64 and "/ask" in desc
+    # What the story is (a core overview, as the terminal chat's greeting), not file names.
+    assert desc.startswith("**The story:** 5 articles from pagesix.com and others, dated 2018\\-05\\-30.\n")
+    assert "Kim Kardashian headed to Washington DC for a meeting with Donald Trump" in desc
+    assert ".txt" not in desc
 
 
 # --- cooldown -------------------------------------------------------------------------------------

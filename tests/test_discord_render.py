@@ -106,7 +106,7 @@ def test_answer_embed_on_the_real_story():
     answer = story.ask("Who paid for Alice Johnson's legal team?", k=9)
     embed = render.answer_embed(answer)
     d = embed.to_dict()
-    assert d["description"].startswith("**Answer:** ") and "**legal**" in d["description"]
+    assert d["description"].startswith("**Answer:** ") and "**legal team**" in d["description"]
     assert [f["name"][:3] for f in d["fields"]] == ["[1]", "[2]", "[3]"]
     assert d["footer"]["text"].startswith("Confidence ") and "/source article:5 paragraph:24" in d["footer"]["text"]
     assert render.pages(answer) == 3
@@ -210,3 +210,28 @@ def test_limit_checker_catches_problems():
                                   "allowed_mentions": {"parse": []}})
     assert render.limit_problems({"embeds": [{"description": "x" * 4000}, {"description": "x" * 2500}],
                                   "allowed_mentions": {"parse": []}})
+
+
+# --- a run of matched words is bolded once; shared reporting cites each article ------------------
+
+def test_a_run_of_matched_words_is_bolded_once():
+    stems = frozenset(analyse("Kim Kardashian meet Trump drug trafficking"))
+    out = render._emphasise("Kim Kardashian is set to meet Trump, Kim said; drug-trafficking charge.", stems)
+    assert out == "**Kim Kardashian** is set to **meet Trump**, **Kim** said; **drug\\-trafficking** charge."
+    # Punctuation between matched words ends a run: nothing is bolded that did not match.
+    assert render._emphasise("Kim, Kardashian", stems) == "**Kim**, **Kardashian**"
+    assert render._emphasise("no match here", stems) == "no match here"
+
+
+def test_a_shared_passage_cites_every_article_carrying_it():
+    answer = make_answer(["\u201cWe are not selling,\u201d the mayor said."], "q")
+    hit = answer.hits[0]
+    other = Citation(article="007.txt", article_number=7, title="Other headline", paragraph=9, line=12,
+                     outlet="other.example", date="2018-05-31", url="https://other.example/b")
+    shared = Answer(answer.question, (Hit(hit.passage, hit.score, 1, (other,)),), answer.sentence, 0,
+                    answer.confidence, True)
+    field = render.answer_embed(shared).to_dict()["fields"][0]
+    assert field["value"].count("We are not selling") == 1
+    assert "[Headline](https://news.example/a)" in field["value"]
+    assert "also article 7, paragraph 9: [Other headline](https://other.example/b) \u00b7 other.example" in field["value"]
+    assert len(field["value"]) <= 1024

@@ -31,3 +31,26 @@ async def test_without_thread_permission_the_bot_replies_in_the_channel(fake, tm
         asked = await fake.message("Who is Alice Marie Johnson?", mention_bot=True)
         reply = await fake.wait_for("POST", rf"^/channels/{fake.channel_id}/messages$")
         assert str(reply.json["message_reference"]["message_id"]) == asked["id"]
+
+
+async def test_a_pronoun_follow_up_in_a_thread_says_which_question_it_was_read_with(fake, tmp_path):
+    async with run_bot(fake, tmp_path, threads=True, channels=frozenset({fake.channel_id})) as bot:
+        first = await fake.message("Who is Alice Marie Johnson?")
+        await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$")
+        await fake.wait_until(lambda: bot.get_channel(int(first["id"])) is not None, what="thread cached")
+        # Only pronouns and function words: alone it has nothing to search; with the earlier question it answers.
+        await fake.message("who is she?", channel_id=int(first["id"]))
+        follow = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=2)
+        embed = follow.json["embeds"][0]
+        assert "Reading this with your earlier question: \u201cWho is Alice Marie Johnson?\u201d" in embed["description"]
+        assert "couldn't find any words" not in embed["description"]
+        assert "Johnson" in " ".join(f["value"] for f in embed["fields"])
+        # A question of its own (no pronoun) in the same thread stands alone.
+        await fake.message("Who paid for the legal team?", channel_id=int(first["id"]))
+        alone = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=3)
+        assert "Reading this with" not in alone.json["embeds"][0]["description"]
+        # A chain: the next pronoun follow-up is read with the question before it.
+        await fake.message("and where is she now?", channel_id=int(first["id"]))
+        chained = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=4)
+        assert "earlier question: \u201cWho paid for the legal team?\u201d" in chained.json["embeds"][0]["description"]
+        assert_all_payloads_safe(fake)

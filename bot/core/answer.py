@@ -126,17 +126,20 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     context = prepare_question(context)[0] if context else None
     if not question:
         return Answer(question, (), None, None, 0.0, False, notice=EMPTY_NOTICE)
-    if not analyse(question):
+    if not analyse(question) and not (context and analyse(context)):
         return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
     query = _query(engine, question, context)
-    candidates = engine.ranker.rank(engine.index, query, question, k + 5)
+    # A follow-up made only of pronouns and function words ('who is she?') asks about the earlier
+    # question's words: rank and judge with them, keeping the follow-up's own question word.
+    question_text = question if analyse(question) else f"{question} {context}"
+    candidates = engine.ranker.rank(engine.index, query, question_text, k + 5)
     ranked = _dedupe(engine, candidates)[:k]
     if not ranked:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
-                      terms=tuple(sorted(set(analyse(question)))))
-    evidence = _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
+                      terms=tuple(sorted(set(analyse(question_text)))))
+    evidence = _evidence(engine, question_text, ranked[0], ranked[1] if len(ranked) > 1 else None)
     conf = confidence(evidence)
-    sentence, sentence_hit = _answer_sentence(engine, query, question, ranked)
+    sentence, sentence_hit = _answer_sentence(engine, query, question_text, ranked)
     copies = _copies(engine, candidates)
     hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, copies.get(s.row, ()))
                  for rank, s in enumerate(ranked, start=1))

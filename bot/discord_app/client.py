@@ -28,6 +28,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from ..core.followup import Reading
 from ..core.models import Answer
 from ..core.story import CorpusError, Story
 from ..feedback import FeedbackStore
@@ -118,7 +119,7 @@ class StoryBot(commands.Bot):
             settings.cooldown_rate, settings.cooldown_per, commands.BucketType.user)
         self._warned: dict[int, float] = {}  # user id -> until when a cooldown notice was given
         self._reload_lock = asyncio.Lock()
-        self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
+        self.thread_questions: OrderedDict[int, Reading] = OrderedDict()  # thread id -> its latest question
         self.failed_cogs: dict[str, str] = {}
         self.live_views = LiveViews()  # answers whose buttons still work (bounded)
         self._answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="storybot-answer")
@@ -249,19 +250,21 @@ class StoryBot(commands.Bot):
         await super().close()
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
 
-    def remember_thread(self, thread_id: int, question: str) -> None:
-        self.thread_questions[thread_id] = question
+    def remember_thread(self, thread_id: int, asked: Reading) -> None:
+        """Keep a thread's latest question as it was read, for the follow-up after it."""
+        self.thread_questions[thread_id] = asked
         self.thread_questions.move_to_end(thread_id)
         while len(self.thread_questions) > 5000:
             self.thread_questions.popitem(last=False)
 
-    def thread_context(self, channel: object) -> str | None:
-        """The earlier question of a thread storybot opened, for a follow-up asked in it."""
+    def thread_context(self, channel: object) -> Reading | None:
+        """The latest question of a thread storybot opened (as it was read), or None outside one.
+        Whether a follow-up is read with it is :func:`bot.core.followup.read_with`'s decision."""
         if not self.settings.threads or not isinstance(channel, discord.Thread):
             return None
         earlier = self.thread_questions.get(channel.id)
         if earlier is None and self.user is not None and channel.owner_id == self.user.id:
-            earlier = channel.name  # after a restart: the thread is named after its first question
+            earlier = Reading(channel.name)  # after a restart: the thread is named after its first question
         return earlier
 
     # admin ------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from urllib.parse import quote, urlsplit
 import discord
 
 from ..core.models import Answer, Article, Citation, Hit, Passage
-from ..core.text import clean, match_spans
+from ..core.overview import Overview
+from ..core.text import clean, match_runs
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT = 2000
@@ -125,7 +126,7 @@ def _emphasise(text: str, stems: frozenset[str]) -> str:
     if not stems:
         return escape(text)
     out, last = [], 0
-    for start, end in match_spans(text, stems):
+    for start, end in match_runs(text, stems):
         out += [escape(text[last:start]), "**", escape(text[start:end]), "**"]
         last = end
     out.append(escape(text[last:]))
@@ -307,12 +308,25 @@ HELP_LINES = (
     "**Ask storybot** (right-click a message \u2192 Apps) \u2014 answer the question in that message.",
     "**/sources** \u2014 the articles I read; **/source** `article` `paragraph` \u2014 one passage in full.",
     "Under an answer: **More passages** pages through the next ones; **Helpful** / **Not helpful** tell the operator how I did.",
-    "In a thread I opened, a follow-up is read with your earlier question.",
+    "In a thread I opened, a follow-up such as *who is she?* is read with your earlier question.",
 )
 
 
-def help_embed(articles: int, passages: int, cooldown_rate: int, cooldown_per: float) -> discord.Embed:
-    embed = discord.Embed(title="storybot help", description="\n".join(HELP_LINES), colour=COLOR_ANSWERED)
+def overview_text(view: Overview) -> str:
+    """What the story is, for the top of /help: a few headlines, outlets and dates (escaped)."""
+    lines = [f"**The story:** {escaped_within(view.summary(), 400)}."]
+    lines += [f"\u2022 {escaped_within(h, 200)}" for h in view.headlines]
+    if view.more_articles:
+        lines.append(f"\u2026 and {view.more_articles} more: **/sources** lists them all.")
+    return "\n".join(lines)
+
+
+def help_embed(articles: int, passages: int, cooldown_rate: int, cooldown_per: float,
+               about: Overview | None = None) -> discord.Embed:
+    text = "\n".join(HELP_LINES)
+    if about is not None and about.articles:
+        text = overview_text(about) + "\n\n" + text
+    embed = discord.Embed(title="storybot help", description=text, colour=COLOR_ANSWERED)
     embed.set_footer(text=f"{articles} articles, {passages} passages \u00b7 "
                           f"up to {cooldown_rate} questions per {cooldown_per:g} s per person")
     return fit_embed(embed)

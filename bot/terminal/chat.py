@@ -1,13 +1,19 @@
-"""The terminal chat: a prompt, a question, an answer, until the user leaves."""
+"""The terminal chat: a prompt, a question, an answer, until the user leaves.
+
+A follow-up made of pronouns ('who is she?', 'and why?') is read with the
+question before it (:mod:`bot.core.followup`), and the answer says so.
+"""
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 
+from ..core.followup import Reading, read_with
+from ..core.overview import overview
 from ..core.story import Story
-from .render import render_answer, render_sources
+from .render import render_answer, render_overview, render_sources
 
-HELP = """Ask anything about the story, in your own words.
+HELP = """Ask anything about the story, in your own words. A follow-up such as
+'who is she?' is read with your previous question.
   /sources   list the articles      /help   this help
   /quit      leave (or Ctrl-D)"""
 
@@ -21,10 +27,9 @@ def chat(
     write: Callable[[str], None] = print,
 ) -> int:
     """Run the chat loop; ``read`` and ``write`` are injectable for tests."""
-    titles = ", ".join(a.outlet or a.key for a in story.articles[:5])
-    greeting = f"storybot knows {len(story.articles)} articles ({titles}{', ...' if len(story.articles) > 5 else ''})."
-    write("\n".join(textwrap.wrap(greeting, width=max(40, width), break_on_hyphens=False)))
+    write(render_overview(overview(story.articles), width=width))
     write("Ask a question, /help for commands, /quit to leave.")
+    earlier: Reading | None = None  # the previous question, as it was read
     while True:
         try:
             line = read("\nyou> ")
@@ -45,4 +50,8 @@ def chat(
         if command == "/sources":
             write(render_sources(story.articles, width=width))
             continue
-        write(render_answer(story.ask(line), width=width, color=color))
+        reading = read_with(line, earlier)
+        answer = story.ask(reading.question, context=reading.context)
+        if answer.hits:  # a question that found nothing is no context for the next one
+            earlier = Reading(answer.question, reading.context, reading.earlier)
+        write(render_answer(answer, width=width, color=color))

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from ..core.corpus import Corpus
 from ..core.models import Answer, Article, Citation, Hit
-from ..core.text import match_spans
+from ..core.overview import Overview
+from ..core.text import match_runs
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 LOW_CONFIDENCE = "The articles don't seem to answer this."
@@ -23,7 +24,7 @@ def _wrap(text: str, width: int, indent: str = "", break_long: bool = True) -> l
 
 def _emphasise(line: str, stems: frozenset[str]) -> str:
     out, last = [], 0
-    for start, end in match_spans(line, stems):
+    for start, end in match_runs(line, stems):
         out += [line[last:start], BOLD, line[start:end], RESET]
         last = end
     out.append(line[last:])
@@ -81,6 +82,18 @@ def render_answer(answer: Answer, width: int = 80, color: bool = False) -> str:
     for hit in answer.hits:
         lines += render_hit(hit, width, stems, color) + [""]
     return "\n".join(lines).rstrip()
+
+
+def render_overview(view: Overview, width: int = 80) -> str:
+    """The chat's greeting: what the story is (a few headlines, outlets, dates), not file names."""
+    width = max(40, width)
+    lines = _wrap(f"storybot knows a story told by {view.summary()}:", width)
+    for headline in view.headlines:
+        lines += textwrap.wrap(f"- {headline}", width=width, initial_indent="  ", subsequent_indent="    ",
+                               break_on_hyphens=False)
+    if view.more_articles:
+        lines += _wrap(f"... and {view.more_articles} more (/sources lists them all).", width, "  ")
+    return "\n".join(lines)
 
 
 def render_sources(articles: Sequence[Article], width: int = 80) -> str:

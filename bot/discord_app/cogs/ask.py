@@ -2,7 +2,8 @@
 
 Plain messages are questions when they mention the bot, in DMs, in every
 channel listed in STORYBOT_CHANNELS, and in threads storybot opened (with
-STORYBOT_THREADS on), where a follow-up is read with the earlier question.
+STORYBOT_THREADS on), where a follow-up of pronouns ('who is she?') is read
+with the thread's earlier question (bot.core.followup decides, as in the chat).
 The cog only glues the core (``bot.answer``) to the renderer and the view.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import render
+from ...core.followup import Reading, read_with
 from ..client import DEFER_AFTER, NO_PINGS, StoryBot
 from ..views import AnswerView
 
@@ -59,11 +61,12 @@ class Ask(commands.Cog):
             await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
             return
-        context = bot.thread_context(interaction.channel)
+        earlier = bot.thread_context(interaction.channel)
+        reading = read_with(question, earlier)  # a follow-up of pronouns is read with the thread's last question
         # Under a burst the answer will wait behind others: acknowledge at once, so every
         # interaction is acknowledged within Discord's 3 s however long the queue is.
         busy = bot.busy()
-        task = asyncio.ensure_future(bot.answer(question, context=context))
+        task = asyncio.ensure_future(bot.answer(question, context=reading.context))
         age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
         wait = 0.0 if busy else max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age))
         if wait > 0:
@@ -86,15 +89,15 @@ class Ask(commands.Cog):
                                                                allowed_mentions=NO_PINGS)
             sent = getattr(callback, "resource", None)
         asked = answer.question or question
-        if isinstance(interaction.channel, discord.Thread) and context is not None:
-            bot.remember_thread(interaction.channel.id, asked)
+        if isinstance(interaction.channel, discord.Thread) and earlier is not None:
+            bot.remember_thread(interaction.channel.id, Reading(asked, reading.context, reading.earlier))
         elif (bot.settings.threads and not private and isinstance(interaction.channel, discord.TextChannel)
               and answer.hits and isinstance(sent, discord.Message)):
             # As for a question in a message: a thread on the answer, where follow-ups are read with it.
             # (Through the channel: a follow-up's WebhookMessage carries no guild to open a thread with.)
             thread = await self._open_thread(interaction.channel.get_partial_message(sent.id), asked)
             if thread is not None:
-                bot.remember_thread(thread.id, asked)
+                bot.remember_thread(thread.id, Reading(asked))
 
     # plain messages -------------------------------------------------------------------------------
 
@@ -142,15 +145,16 @@ class Ask(commands.Cog):
                 await self._send(message, content=render.cooldown_text(retry))
             return
         channel = message.channel
-        context = bot.thread_context(channel)
-        answer, first_page = await bot.answer(question, context=context)
+        earlier = bot.thread_context(channel)
+        reading = read_with(question, earlier)
+        answer, first_page = await bot.answer(question, context=reading.context)
         view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
-        if context is not None:
-            bot.remember_thread(channel.id, answer.question or question)
+        if earlier is not None:
+            bot.remember_thread(channel.id, Reading(answer.question or question, reading.context, reading.earlier))
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
             thread = await self._open_thread(message, answer.question or question)
             if thread is not None:
-                bot.remember_thread(thread.id, answer.question or question)
+                bot.remember_thread(thread.id, Reading(answer.question or question))
                 await thread.send(embed=view.embed(), view=view, allowed_mentions=NO_PINGS)
                 return
         await self._send(message, embed=view.embed(), view=view)

@@ -1,10 +1,11 @@
-"""/help: the commands in a few lines."""
+"""/help: what the story is (headlines, outlets, dates) and the commands, in a few lines."""
 from __future__ import annotations
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from ...core.overview import overview
 from .. import render
 from ..client import NO_PINGS, StoryBot
 
@@ -19,7 +20,7 @@ class Help(commands.Cog):
         story = self.bot.story
         s = self.bot.settings
         embed = render.help_embed(len(story.articles) if story else 0, len(story.passages) if story else 0,
-                                  s.cooldown_rate, s.cooldown_per)
+                                  s.cooldown_rate, s.cooldown_per, overview(story.articles) if story else None)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
