@@ -142,6 +142,9 @@ def answer_json(answer) -> dict:
                 "url": h.passage.citation.url,
                 "paragraph": h.passage.citation.paragraph,
                 "line": h.passage.citation.line,
+                # other articles carrying the same text word for word (shown once, cited for each)
+                "also": [{"article": c.article, "title": c.title, "outlet": c.outlet, "date": c.date,
+                          "url": c.url, "paragraph": c.paragraph, "line": c.line} for c in h.also],
             }
             for h in answer.hits
         ],

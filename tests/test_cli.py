@@ -20,6 +20,7 @@ from helpers import DEV, REPO, SEEDS, STORIES, clean_env, cli_args, file_units, 
 
 QUESTION = "Who paid for Alice Johnson's legal team?"
 NORMANS = STORIES / "normans" / "seeds"
+SCRAPED = REPO / "tests" / "data" / "scraped"
 WIDTH = 80
 URLISH = re.compile(r"^\s*(\S+\.txt, line \d+ - )?(https?://|/)\S+$")
 
@@ -95,6 +96,8 @@ def runs(work: Path) -> dict[str, subprocess.CompletedProcess[str]]:
         "ask": dict(args=("ask", QUESTION)),
         "ask_json": dict(args=("ask", "--json", "-k", "3", QUESTION)),
         "ask_empty": dict(args=("ask", "--json", "   ", "--seeds", str(work / "story"))),
+        "ask_shared": dict(args=("ask", "--json", "What did the mayor say about selling the port?"),
+                           env=clean_env(STORYBOT_SEEDS=str(SCRAPED), STORYBOT_CACHE_DIR=str(work / "cache"))),
         "sources": dict(args=("sources",)),
         "eval": dict(args=("eval", str(DEV), "--details", str(details))),
         "eval_split": dict(args=("eval", str(work / "split.jsonl"), "--seeds", str(work / "story"))),
@@ -152,7 +155,7 @@ def test_ask_for_a_person(runs) -> None:
     assert not _fits(r.stdout), _fits(r.stdout)
 
 
-PASSAGE_KEYS = {"rank", "score", "text", "article", "title", "outlet", "date", "url", "paragraph", "line"}
+PASSAGE_KEYS = {"rank", "score", "text", "article", "title", "outlet", "date", "url", "paragraph", "line", "also"}
 
 
 def test_ask_json(runs) -> None:
@@ -173,6 +176,16 @@ def test_ask_json(runs) -> None:
         assert p["text"].split()[0] in raw.splitlines()[p["line"] - 1]
     if data["answered"]:
         assert any(data["answer_sentence"] in p["text"] for p in data["passages"])
+
+
+def test_ask_json_cites_every_article_carrying_a_shared_passage(runs) -> None:
+    r = runs["ask_shared"]
+    _clean_exit(r)
+    top = json.loads(r.stdout)["passages"][0]
+    assert top["text"] == "\u201cWe are not selling the port,\u201d Mayor Lena Ortiz said."
+    assert [(a["article"], a["outlet"], a["paragraph"]) for a in top["also"]] == [("001_times.txt", "harbor-times.net", 8)]
+    raw = (SCRAPED / "001_times.txt").read_text(encoding="utf-8")
+    assert squash(top["text"]) == squash(file_units(raw)[8 - 1])  # the other citation checks out too
 
 
 def test_ask_json_of_an_empty_question_is_a_notice(runs) -> None:

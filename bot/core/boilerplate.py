@@ -144,7 +144,7 @@ def judge(text: str, *, shared: bool = False, near_end: bool = False) -> Verdict
     if URL_ONLY.match(text):
         return Verdict("link-only line")
     if words < 40 and contact_promo(text, words):
-        return Verdict("author contact or social promo (a call to action with a handle, address or platform)")
+        return Verdict("author contact or social promo: a call to action with a handle, address or platform")
     if CREDIT.search(text) and words < 40:
         return Verdict("photo caption, credit or copyright line")
     final_stop = bool(TERMINAL.search(text))
@@ -163,7 +163,7 @@ def judge(text: str, *, shared: bool = False, near_end: bool = False) -> Verdict
     if not final_stop and words < 30:
         shape = reporting_shape(text, final_stop=False)
         if shape is None:
-            return Verdict("not a sentence: no final punctuation (caption, label or link text)")
+            return Verdict("not a sentence: no final punctuation and no reporting shape (a caption, label or link text)")
         saved.append("no final punctuation")
     if near_end and BIO.match(text):
         return Verdict("author bio")
