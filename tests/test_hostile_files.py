@@ -236,7 +236,10 @@ def _finishes(code: str, seconds: float) -> None:
     "She smiled. " + "Ab" * 300 + ".",
     "by a" + " and a" * 60 + "!",  # a byline-shaped line with many names
     "By " + "x, " * 500 + "end.",
-], ids=["capitals", "title-case-run", "byline-ands", "byline-commas"])
+    "a." * 20000,  # a mail-address-shaped run with no @ (contact lines are looked for)
+    "\u201c" + "a b. " * 4000 + "Follow x on Twitter",  # a quotation that never closes, a call to action
+    "March 14: " + "x@y." * 5000,  # a dated entry of address-like runs
+], ids=["capitals", "title-case-run", "byline-ands", "byline-commas", "mail-dots", "open-quote", "dated-at"])
 def test_pathological_lines_are_parsed_in_linear_time(line: str) -> None:
     _finishes(f"""
         from bot.core.corpus import parse_article

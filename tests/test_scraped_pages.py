@@ -188,3 +188,20 @@ def test_reporting_shape_needs_a_strong_shape_without_a_stop():
     assert reporting_shape("The board voted to back the deal.") == "a clause with a verb"
     assert reporting_shape("The board voted to back the deal", final_stop=False) is None
     assert reporting_shape("the board voted, a spokesman said on Monday", final_stop=False)
+
+
+def test_timeline_entries_one_a_line_are_separate_paragraphs(tmp_path):
+    # Lines of 40+ characters without a stop read as hard-wrapped prose; dated entries do not.
+    (tmp_path / "a.txt").write_text(
+        "Timeline of the harbour sale\n\n"
+        "March 14: The harbour company's stake in the ferry line tops 5%\n"
+        "March 28: The ferry line's chairman meets the harbour board in private\n"
+        "April 4: The board of the ferry line votes to back the merger plan\n",
+        encoding="utf-8")
+    (article,) = read_folder(tmp_path).articles
+    assert article.paragraphs == (
+        "March 14: The harbour company's stake in the ferry line tops 5%",
+        "March 28: The ferry line's chairman meets the harbour board in private",
+        "April 4: The board of the ferry line votes to back the merger plan",
+    )
+    assert article.numbers == (2, 3, 4)

@@ -40,7 +40,8 @@ BIO = re.compile(
 )
 
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{2,}")
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Bounded parts (as mail addresses are): an unbounded local part backtracks quadratically on 'a.a.a.…'.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _PLATFORM = re.compile(
     r"\b(?:on|via|at) (?:twitter|x|facebook|instagram|tiktok|linkedin|youtube|threads|bluesky|mastodon|snapchat)\b",
     re.I,
