@@ -205,3 +205,33 @@ def test_timeline_entries_one_a_line_are_separate_paragraphs(tmp_path):
         "April 4: The board of the ferry line votes to back the merger plan",
     )
     assert article.numbers == (2, 3, 4)
+
+
+def test_shared_passages_map_each_copy_to_the_other_articles():
+    from bot.core.models import Article
+    from bot.core.story import MAX_ALSO, shared_passages
+
+    def art(n, *paras):
+        return Article(key=f"{n}.txt", number=n, title="t", paragraphs=paras, numbers=tuple(range(1, len(paras) + 1)))
+
+    quote = "\u201cWe stay,\u201d she said."
+    arts = [art(1, "A one.", quote, quote), art(2, '"We stay," she said.', "B two."), art(3, "C three.", "We stay, she said.")]
+    copies = shared_passages(arts)
+    # Curly and straight quotes match; a copy in the same article is no second source; text that differs is no copy.
+    assert copies == {1: (3,), 2: (3,), 3: (1,)}
+    many = [art(n, "Share this line.", f"Own line {n}.") for n in range(1, 30)]
+    assert all(len(v) == MAX_ALSO for v in shared_passages(many).values())
+
+
+def test_a_passage_three_articles_carry_cites_all_three_even_with_one_hit(tmp_path):
+    for n, outlet in enumerate(("one.example", "two.example", "three.example")):
+        (tmp_path / f"{n}.txt").write_text(
+            f"https://{outlet}/2022/01/0{n + 1}/story\n\nHeadline number {n} about the ferry\n\n"
+            "The ferry company said on Monday that the night crossing would end in June.\n\n"
+            f"Article {n} also reports that passengers {['complained', 'cheered', 'waited'][n]} on the quay.\n",
+            encoding="utf-8")
+    story = Story.from_folder(tmp_path)
+    answer = story.ask("When will the night crossing end?", k=1)
+    (hit,) = answer.hits
+    cited = [hit.passage.citation.outlet] + [c.outlet for c in hit.also]
+    assert sorted(cited) == ["one.example", "three.example", "two.example"]

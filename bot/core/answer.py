@@ -5,8 +5,8 @@ input gets either an answer or a clear notice, never an exception.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -34,6 +34,8 @@ class Engine:
     ranker: Ranker
     passages: tuple[Passage, ...]
     threshold: float = THRESHOLD
+    # row -> rows of the same text in other articles (see story.shared_passages)
+    copies: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 def prepare_question(raw: str) -> tuple[str, str | None]:
@@ -132,16 +134,14 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     # A follow-up made only of pronouns and function words ('who is she?') asks about the earlier
     # question's words: rank and judge with them, keeping the follow-up's own question word.
     question_text = question if analyse(question) else f"{question} {context}"
-    candidates = engine.ranker.rank(engine.index, query, question_text, k + 5)
-    ranked = _dedupe(engine, candidates)[:k]
+    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question_text, k + 5))[:k]
     if not ranked:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
                       terms=tuple(sorted(set(analyse(question_text)))))
     evidence = _evidence(engine, question_text, ranked[0], ranked[1] if len(ranked) > 1 else None)
     conf = confidence(evidence)
     sentence, sentence_hit = _answer_sentence(engine, query, question_text, ranked)
-    copies = _copies(engine, candidates)
-    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, copies.get(s.row, ()))
+    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, _also(engine, s.row))
                  for rank, s in enumerate(ranked, start=1))
     stems = set(analyse(question)) | (set(analyse(context)) if context else set())
     return Answer(
@@ -169,20 +169,14 @@ def _dedupe(engine: Engine, ranked: list[Scored]) -> list[Scored]:
     return out
 
 
-def _copies(engine: Engine, ranked: list[Scored]) -> dict[int, tuple[Citation, ...]]:
-    """For each shown passage, the citations of its word-for-word copies in other articles:
+def _also(engine: Engine, row: int) -> tuple[Citation, ...]:
+    """The citations of a shown passage's word-for-word copies in other articles, one per article:
     shared reporting is one passage that cites every article carrying it."""
-    first: dict[str, int] = {}
-    out: dict[int, list[Citation]] = {}
-    for s in ranked:
-        passage = engine.passages[s.row]
-        key = normalise(passage.text)
-        if key not in first:
-            first[key] = s.row
-            continue
-        cited = [engine.passages[first[key]].citation.article_number] + \
-            [c.article_number for c in out.get(first[key], [])]
-        if passage.citation.article_number not in cited:
-            out.setdefault(first[key], []).append(passage.citation)
-    return {row: tuple(cs) for row, cs in out.items()}
-
+    cited = {engine.passages[row].citation.article_number}
+    out = []
+    for other in engine.copies.get(row, ()):
+        citation = engine.passages[other].citation
+        if citation.article_number not in cited:
+            cited.add(citation.article_number)
+            out.append(citation)
+    return tuple(out)

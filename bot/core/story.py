@@ -49,6 +49,53 @@ def build_passages(articles: tuple[Article, ...]) -> tuple[Passage, ...]:
     return tuple(passages)
 
 
+MAX_ALSO = 8  # other articles an answer cites for one shared passage
+
+
+def _copy_key(text: str) -> str:
+    """A cheap matching form for finding word-for-word copies: curly quotes straightened, lower case.
+    (Passages are already clean; ``normalise`` costs ~50x more, too much for a million passages.)"""
+    return (text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'")
+            .replace("\u2019", "'").lower())
+
+
+def shared_passages(articles: Sequence[Article]) -> dict[int, tuple[int, ...]]:
+    """For each passage that other articles carry word for word (a quote two outlets ran,
+    syndicated copy), the rows of its copies in those articles; passages with no copy are left out.
+    An answer shows such a passage once and cites every article that carries it.
+
+    Only a 64-bit hash per passage is kept while looking (a million passages: 8 MB, not a
+    second copy of the text); equal hashes are confirmed by comparing the texts.
+    """
+    texts = [text for article in articles for text in article.paragraphs]
+    owner = np.repeat(np.arange(len(articles)), [len(a.paragraphs) for a in articles])
+    hashes = np.fromiter((hash(_copy_key(t)) for t in texts), dtype=np.int64, count=len(texts))
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    copies: dict[int, tuple[int, ...]] = {}
+    if len(texts) < 2:
+        return copies
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+        groups: dict[str, list[int]] = {}
+        for row in order[start:end].tolist():
+            groups.setdefault(_copy_key(texts[row]), []).append(row)
+        for rows in groups.values():
+            # One row per article, and a few articles at most: an answer cites a handful, and a
+            # line every file repeats must not cost rows x rows.
+            by_article: dict[int, int] = {}
+            for r in rows:
+                by_article.setdefault(int(owner[r]), r)
+            if len(by_article) < 2:
+                continue
+            cited = list(by_article.items())[:MAX_ALSO + 1]
+            for r in rows:
+                mine = int(owner[r])
+                copies[r] = tuple(o for a, o in cited if a != mine)[:MAX_ALSO]
+    return copies
+
+
 class Passages(Sequence[Passage]):
     """Every clean paragraph of every article, in index order, made when asked for.
 
@@ -123,7 +170,7 @@ class Story:
         ranker.finish()
         if progress:
             progress("re-ranking evidence", 1, 1)
-        return cls(corpus, Engine(index, ranker, passages))
+        return cls(corpus, Engine(index, ranker, passages, copies=shared_passages(corpus.articles)))
 
     @classmethod
     def from_folder(
