@@ -160,6 +160,8 @@ def test_calls_to_action_with_a_handle_address_or_platform_are_not(line):
     ("“Never again.”", "quotation"),
     ("Officials declined to comment, according to the paper.", "a name and a reporting verb"),
     ("2022-03-14: the stake tops 5%", "dated timeline entry"),
+    ("Kim Kardashian meets the president.", "a clause with a verb"),
+    ("The board votes today.", "a clause with a verb"),
 ])
 def test_shared_short_lines_that_are_reporting_are_kept(line, shape):
     verdict = judge(line, shared=True)
@@ -170,6 +172,7 @@ def test_shared_short_lines_that_are_reporting_are_kept(line, shape):
 @pytest.mark.parametrize("line", [
     "Share this story.", "Most popular", "Read more stories like this one!", "Sign in to continue.",
     "This article was updated on Monday.", "Thank you for reading our coverage.",
+    "Read more news.", "More stories.", "Top headlines of the day.",
 ])
 def test_shared_short_lines_that_are_furniture_are_dropped(line):
     assert judge(line, shared=True).dropped

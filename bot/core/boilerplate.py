@@ -96,15 +96,30 @@ KEEP = Verdict()
 
 def _finite_verb(text: str) -> bool:
     """A lower-case finite verb after the first word: an auxiliary, a past form in -ed or an
-    irregular past. The first word is left out because a verb there is an imperative ('Read more')."""
-    for word in _WORD.findall(text)[1:]:
+    irregular past, or a present form in -s right after its subject (a name, 'the board').
+    The first word is left out because a verb there is an imperative ('Read more')."""
+    found = _WORD.findall(text)
+    for i, word in enumerate(found[1:], start=1):
         if not word.islower():
             continue
         w = word.replace("\u2019", "'").split("'")[0]
         if w in _AUXILIARIES or w in PAST_FORMS or (len(w) > 4 and w.endswith("ed")) or \
                 re.fullmatch(_REPORTING_VERBS, w):
             return True
+        if _present_after_subject(found, i, w):
+            return True
     return False
+
+
+def _present_after_subject(found: list[str], i: int, w: str) -> bool:
+    """'Kim Kardashian meets', 'The board votes': an -s verb after a name (not the line's first
+    word) or after 'The/A' and one noun. 'Read more stories' has neither."""
+    if len(w) <= 3 or not w.endswith("s") or w.endswith(("ss", "us", "is", "ous")):
+        return False
+    before = found[i - 1]
+    if i >= 2 and before[:1].isupper():
+        return True
+    return i == 2 and found[0] in ("The", "A", "An") and before.islower()
 
 
 def reporting_shape(text: str, *, final_stop: bool = True) -> str | None:
