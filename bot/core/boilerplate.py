@@ -182,7 +182,7 @@ def judge(text: str, *, shared: bool = False, near_end: bool = False) -> Verdict
     if not final_stop and words < 30:
         shape = reporting_shape(text, final_stop=False)
         if shape is None:
-            return Verdict("not a sentence: no final punctuation and no reporting shape (a caption, label or link text)")
+            return Verdict("not a sentence: no final punctuation and no reporting shape; a caption, label or link text")
         saved.append("no final punctuation")
     if near_end and BIO.match(text):
         return Verdict("author bio")
