@@ -49,8 +49,11 @@ async def test_a_pronoun_follow_up_in_a_thread_says_which_question_it_was_read_w
         await fake.message("Who paid for the legal team?", channel_id=int(first["id"]))
         alone = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=3)
         assert "Reading this with" not in alone.json["embeds"][0]["description"]
-        # A chain: the next pronoun follow-up is read with the question before it.
+        # A question that finds nothing is no context for the next one.
+        await fake.message("Qwzx vbnm?", channel_id=int(first["id"]))
+        await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=4)
+        # The next pronoun follow-up is read with the last question that found something.
         await fake.message("and where is she now?", channel_id=int(first["id"]))
-        chained = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=4)
+        chained = await fake.wait_for("POST", rf"^/channels/{first['id']}/messages$", count=5)
         assert "earlier question: \u201cWho paid for the legal team?\u201d" in chained.json["embeds"][0]["description"]
         assert_all_payloads_safe(fake)

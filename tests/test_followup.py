@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.core.followup import Reading, is_followup, read_with
 from bot.core.story import Story
@@ -105,3 +107,19 @@ def test_the_greeting_of_a_story_with_outlets_and_dates():
     assert "3 articles from example-post.com, harbor-times.net and others, dated 2022-04-05 to 2022-04-06" in " ".join(greeting.split())
     assert "- Regulators open review of rail merger" in greeting
     assert "more" not in greeting
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.text(max_size=40), st.sampled_from(
+    ["who is she?", "and why?", "her", "it", "  ", "@everyone", "\u202e", "\x00", "Who is Alice Marie Johnson?",
+     "what about", "\U0001f600", "And", "\ud800"])), min_size=1, max_size=6))
+def test_any_conversation_gets_answers_or_notices(bundled, questions):
+    earlier = None
+    for q in questions:
+        reading = read_with(q, earlier)
+        answer = bundled.ask(reading.question, context=reading.context)
+        assert answer.hits or answer.notice or not answer.answered  # nothing found: "the articles don't seem to answer"
+        if reading.context is not None:
+            assert answer.context and 1 <= len(reading.earlier) <= 2
+        if answer.hits:
+            earlier = Reading(answer.question, reading.context, reading.earlier)

@@ -89,7 +89,8 @@ class Ask(commands.Cog):
                                                                allowed_mentions=NO_PINGS)
             sent = getattr(callback, "resource", None)
         asked = answer.question or question
-        if isinstance(interaction.channel, discord.Thread) and earlier is not None:
+        # A question that found nothing is no context for the next one (as in the chat).
+        if isinstance(interaction.channel, discord.Thread) and earlier is not None and answer.hits:
             bot.remember_thread(interaction.channel.id, Reading(asked, reading.context, reading.earlier))
         elif (bot.settings.threads and not private and isinstance(interaction.channel, discord.TextChannel)
               and answer.hits and isinstance(sent, discord.Message)):
@@ -149,7 +150,7 @@ class Ask(commands.Cog):
         reading = read_with(question, earlier)
         answer, first_page = await bot.answer(question, context=reading.context)
         view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
-        if earlier is not None:
+        if earlier is not None and answer.hits:
             bot.remember_thread(channel.id, Reading(answer.question or question, reading.context, reading.earlier))
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
             thread = await self._open_thread(message, answer.question or question)
