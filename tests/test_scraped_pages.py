@@ -238,3 +238,23 @@ def test_a_passage_three_articles_carry_cites_all_three_even_with_one_hit(tmp_pa
     (hit,) = answer.hits
     cited = [hit.passage.citation.outlet] + [c.outlet for c in hit.also]
     assert sorted(cited) == ["one.example", "three.example", "two.example"]
+
+
+def test_a_quote_one_article_gives_alone_and_another_inside_a_paragraph_is_shown_once(tmp_path):
+    quote = "\u201cThe night crossing ends in June, and we are sorry,\u201d the ferry company said."
+    (tmp_path / "0.txt").write_text(
+        "https://one.example/2022/01/01/ferry\n\nFerry company ends the night crossing\n\n"
+        f"Passengers learned the news on Monday morning at the quay. {quote} Crews will move to day sailings.\n\n"
+        "The harbour master said the quay would stay open.\n", encoding="utf-8")
+    (tmp_path / "1.txt").write_text(
+        "https://two.example/2022/01/02/ferry\n\nNo more night ferries after June\n\n"
+        f"{quote}\n\nUnions asked for talks about the crews.\n", encoding="utf-8")
+    story = Story.from_folder(tmp_path)
+    answer = story.ask("When does the night crossing end, according to the ferry company?")
+    shown = [h for h in answer.hits if "night crossing ends in June" in h.passage.text]
+    assert len(shown) == 1  # one passage holds the quote, cited for both articles
+    cited = {shown[0].passage.citation.outlet} | {c.outlet for c in shown[0].also}
+    assert cited == {"one.example", "two.example"}
+    # A passage holding only a short phrase of another is no copy of it.
+    assert not any(h.also for h in story.ask("What did the harbour master say?").hits
+                   if "harbour master" in h.passage.text)

@@ -134,14 +134,15 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     # A follow-up made only of pronouns and function words ('who is she?') asks about the earlier
     # question's words: rank and judge with them, keeping the follow-up's own question word.
     question_text = question if analyse(question) else f"{question} {context}"
-    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question_text, k + 5))[:k]
+    ranked, inside = _dedupe(engine, engine.ranker.rank(engine.index, query, question_text, k + 5))
+    ranked = ranked[:k]
     if not ranked:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
                       terms=tuple(sorted(set(analyse(question_text)))))
     evidence = _evidence(engine, question_text, ranked[0], ranked[1] if len(ranked) > 1 else None)
     conf = confidence(evidence)
     sentence, sentence_hit = _answer_sentence(engine, query, question_text, ranked)
-    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, _also(engine, s.row))
+    hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, _also(engine, s.row, inside.get(s.row, ())))
                  for rank, s in enumerate(ranked, start=1))
     stems = set(analyse(question)) | (set(analyse(context)) if context else set())
     return Answer(
@@ -157,24 +158,37 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     )
 
 
-def _dedupe(engine: Engine, ranked: list[Scored]) -> list[Scored]:
-    """Drop passages whose text repeats a higher-ranked one (syndicated copy)."""
-    seen: set[str] = set()
-    out = []
+MIN_CONTAINED_CHARS = 40  # shorter texts inside a passage are phrases, not shared reporting
+
+
+def _holds(longer: str, shorter: str) -> bool:
+    return len(shorter) >= MIN_CONTAINED_CHARS and shorter in longer
+
+
+def _dedupe(engine: Engine, ranked: list[Scored]) -> tuple[list[Scored], dict[int, list[int]]]:
+    """Drop passages whose text repeats a higher-ranked one (syndicated copy), or holds it whole
+    or is held whole by it (a quote one article gives as a paragraph and another inside a longer
+    one): the higher-ranked one is shown, citing the others.
+    Returns the passages kept and, for a kept row, the rows of other articles folded into it."""
+    kept: list[tuple[str, Scored]] = []
+    inside: dict[int, list[int]] = {}
     for s in ranked:
         key = normalise(engine.passages[s.row].text)
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
+        holder = next((k for k in kept if key == k[0] or _holds(k[0], key) or _holds(key, k[0])), None)
+        if holder is None:
+            kept.append((key, s))
+        elif key != holder[0]:
+            inside.setdefault(holder[1].row, []).append(s.row)
+    return [s for _, s in kept], inside
 
 
-def _also(engine: Engine, row: int) -> tuple[Citation, ...]:
-    """The citations of a shown passage's word-for-word copies in other articles, one per article:
-    shared reporting is one passage that cites every article carrying it."""
+def _also(engine: Engine, row: int, folded: Sequence[int] = ()) -> tuple[Citation, ...]:
+    """The citations of a shown passage's copies in other articles, one per article: its
+    word-for-word copies, and the ``folded`` passages it holds whole. Shared reporting is one
+    passage that cites every article carrying it."""
     cited = {engine.passages[row].citation.article_number}
     out = []
-    for other in engine.copies.get(row, ()):
+    for other in (*engine.copies.get(row, ()), *folded):
         citation = engine.passages[other].citation
         if citation.article_number not in cited:
             cited.add(citation.article_number)
