@@ -139,6 +139,9 @@ def test_check_shows_both_sides(tmp_path):
     "Supporters were urged to follow him on Instagram, where he posted daily.",
     "Email records show the two men spoke twice.",
     "The account @cityhall posted the schedule on Friday.",
+    "Like many residents, she posted on Facebook that the ferry was late.",
+    "Follow-up reports on Twitter said the vote was close.",
+    "Message boards on Reddit lit up after the vote.",
 ])
 def test_sentences_that_mention_social_media_are_reporting(line):
     assert judge(line).dropped is None
@@ -146,6 +149,8 @@ def test_sentences_that_mention_social_media_are_reporting(line):
 
 @pytest.mark.parametrize("line", [
     "Follow @cityhall for updates.",
+    "Like us on Facebook!",
+    "Find him on Instagram.",
     "Email: j.doe@example.org",
     "Contact the author at j.doe@example.org.",
     "Keep up with Jo on Instagram, Twitter and",
@@ -162,6 +167,8 @@ def test_calls_to_action_with_a_handle_address_or_platform_are_not(line):
     ("2022-03-14: the stake tops 5%", "dated timeline entry"),
     ("Kim Kardashian meets the president.", "a clause with a verb"),
     ("The board votes today.", "a clause with a verb"),
+    ("The US imposed new sanctions on Friday.", "a clause with a verb"),  # 'US' is no reader address
+    ("The report was released on Thursday.", "a clause with a verb"),
 ])
 def test_shared_short_lines_that_are_reporting_are_kept(line, shape):
     verdict = judge(line, shared=True)

@@ -47,8 +47,11 @@ _PLATFORM = re.compile(
     re.I,
 )
 # An imperative that asks the reader to contact or follow someone: the first word of the line.
+# 'Like', 'Find' and 'Message' only with the one to like or find ('Like many residents, she posted
+# on Facebook' is reporting); a hyphen ends no word here ('Follow-up reports on Twitter').
 _CALL_TO_ACTION = re.compile(
-    r"^(?:follow|reach|contact|e-?mail|write to|tweet (?:at|to)|message|dm|find|like|keep up with|connect with)\b",
+    r"^(?:follow|reach|contact|e-?mail|write to|tweet (?:at|to)|dm|keep up with|connect with"
+    r"|(?:like|find|message) (?:us|me|him|her|them|our|\w+'s? page))(?![\w-])",
     re.I,
 )
 # A quotation of at least two words, in straight or curly double quotes.
@@ -71,10 +74,10 @@ DATED_ENTRY = re.compile(
     re.I,
 )
 # A line that addresses the reader or points at the page itself, not at the news.
+# 'us' in lower case only ('the US' is a country); 'the report' is news, 'this report' the page.
 _READER = re.compile(
-    r"\b(?:you|your|yours|us|our)\b|\b(?:this|our|the) (?:story|article|report|page|site|website|video"
-    r"|newsletter|podcast|post|feed|gallery|slideshow)\b",
-    re.I,
+    r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|us|[Oo]ur)\b|\b(?i:this|our) (?i:story|article|report|page|site|website"
+    r"|video|newsletter|podcast|post|feed|gallery|slideshow)\b"
 )
 _AUXILIARIES = frozenset(
     "is are was were be been has have had will would can could may might must shall should did does do".split()
