@@ -142,3 +142,20 @@ async def test_a_chosen_story_that_cannot_load_is_a_notice_not_another_story(fak
         sources = await fake.answer_to(await fake.slash("sources"))
         assert "could not be loaded" in sources["content"]
         assert_all_payloads_safe(fake)
+
+
+async def test_a_missing_stories_folder_stops_start_up_with_one_line(fake, tmp_path, capsys):
+    async with run_bot(fake, tmp_path, stories=tmp_path / "missing", story=None, ready=False) as bot:
+        assert await bot.serve_task == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("storybot: error: cannot read the stories folder")
+    assert "Traceback" not in err
+
+
+async def test_a_broken_default_story_leaves_the_others_serving(fake, tmp_path, root):
+    (root / "aaa").mkdir()  # empty, and first by name: the default
+    async with run_bot(fake, tmp_path, stories=root, story=None):
+        msg = await ask(fake, BRIDGE_QUESTION)
+        assert "could not be loaded" in msg["embeds"][0]["description"] and not msg.get("components")
+        await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
+        assert cited_titles(await ask(fake, BRIDGE_QUESTION)) <= bridge_titles()
