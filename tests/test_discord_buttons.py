@@ -100,6 +100,7 @@ async def test_buttons_carry_the_story_and_work_after_a_restart_on_a_story_not_y
         [(_, _, question, _, _, passages)] = votes(bot)
         assert question == "Who cut the ribbon when the bridge reopened?"
         assert {p.split(" - ")[0] for p in json.loads(passages)} <= bridge_titles()
+        assert sqlite3.connect(bot.settings.feedback_db).execute("SELECT story FROM votes").fetchall() == [("bridge",)]
         assert "bridge" in bot.library.loaded()
 
 
