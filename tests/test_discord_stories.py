@@ -58,6 +58,8 @@ async def test_a_channel_set_to_one_story_never_cites_another(fake, tmp_path, ro
         sources = (await fake.answer_to(await fake.slash("sources")))["embeds"][0]
         assert sources["title"] == "Sources: bridge" and sources["description"].count("\n") == 1
         assert "Story: bridge" in sources["footer"]["text"]
+        helped = (await fake.answer_to(await fake.slash("help")))["embeds"][0]["footer"]["text"]
+        assert helped.startswith("Story: bridge, 2 articles, 6 passages")
         shown = await fake.answer_to(await fake.slash("story", subcommand="show"))
         assert "**bridge** (chosen for this channel)" in shown["content"] and "alice, bridge" in shown["content"]
         assert_all_payloads_safe(fake)
