@@ -22,6 +22,7 @@ import discord
 
 from ..core.models import Answer, Article, Hit, Passage
 from ..core.text import clean, match_spans
+from .readback import CONTEXT_CLOSE, CONTEXT_OPEN, FULL_QUESTION, unescape
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT = 2000
@@ -215,7 +216,7 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE, *, sto
     question = plain(answer.question)
     title = "Your question" if not question else f"Q: {escaped_within(question, TITLE - 3)}"
     lines: list[str] = []
-    if question and unescape(title[3:]) != question:
+    if question and unescape(title[3:]) != question:  # the title cut it: in full where a button reads it back
         lines.append(f"{FULL_QUESTION}{escaped_within(question, 1500)}")
     if answer.context:
         lines.append(f"{CONTEXT_OPEN}{escaped_within(answer.context, 1200)}{CONTEXT_CLOSE}")
@@ -247,58 +248,6 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE, *, sto
     elif named:
         embed.set_footer(text=named)
     return fit_embed(embed)
-
-
-FULL_QUESTION = "**Question:** "
-CONTEXT_OPEN = "*Reading this with your earlier question: \u201c"
-CONTEXT_CLOSE = "\u201d*"
-_ESCAPED = re.compile(r"\\([\\*_~|`\[\]()<>#:@\-+.])")
-_FIELD_NAME = re.compile(r"^\[(\d+)\] Article (\d+), paragraph (\d+)")
-
-
-def unescape(text: str) -> str:
-    """The plain text :func:`escape` was given (bold markers of matched words removed too)."""
-    text = text.replace("@\u200b", "@")
-    out, i = [], 0
-    while i < len(text):  # a backslash quotes the next character; an unquoted ** is emphasis, not text
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
-            i += 2
-        elif text.startswith("**", i):
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def question_of(embed: discord.Embed) -> str | None:
-    """The question an answer embed was made for, read back from the message (None if it is not one)."""
-    for line in (embed.description or "").split("\n"):
-        if line.startswith(FULL_QUESTION):
-            return unescape(line[len(FULL_QUESTION):])
-    title = embed.title or ""
-    if title.startswith("Q: "):
-        return unescape(title[3:])
-    return "" if title == "Your question" else None
-
-
-def context_of(embed: discord.Embed) -> str | None:
-    """The earlier question an answer was read with, read back from the message."""
-    for line in (embed.description or "").split("\n"):
-        if line.startswith(CONTEXT_OPEN) and line.endswith(CONTEXT_CLOSE):
-            return unescape(line[len(CONTEXT_OPEN):-len(CONTEXT_CLOSE)])
-    return None
-
-
-def shown_passages(embed: discord.Embed) -> list[tuple[int, int, int]]:
-    """(rank, article number, paragraph) of each passage an answer embed shows."""
-    out = []
-    for field in embed.fields:
-        m = _FIELD_NAME.match(field.name or "")
-        if m:
-            out.append((int(m[1]), int(m[2]), int(m[3])))
-    return out
 
 
 def sources_embed(articles: Sequence[Article], *, story: str | None = None) -> discord.Embed:

@@ -25,7 +25,7 @@ import discord
 from ..core.library import story_key
 from ..core.models import Answer
 from ..feedback import Vote
-from . import render
+from . import readback, render
 
 if TYPE_CHECKING:
     from .client import StoryBot
@@ -133,7 +133,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=VOTE_TEMPLA
         total = render.pages(answer)
         again = [(h.rank, h.passage.citation.article_number, h.passage.citation.paragraph)
                  for h in render.page_hits(answer, self.page)]
-        on_message = render.shown_passages(embed) if embed is not None else []
+        on_message = readback.shown_passages(embed) if embed is not None else []
         if again == on_message:
             seen = min(self.seen, total - 1)
             labels = tuple(h.passage.citation.label() for p in range(seen + 1) for h in render.page_hits(answer, p))
@@ -170,10 +170,10 @@ async def _recompute(bot: "StoryBot", interaction: discord.Interaction, key: str
         return "The story this answer came from is no longer served. Ask again with /ask."
     message = interaction.message
     embed = message.embeds[0] if message is not None and message.embeds else None
-    question = render.question_of(embed) if embed is not None else None
+    question = readback.question_of(embed) if embed is not None else None
     if question is None:
         return "I can't read the question on that message any more. Ask again with /ask."
-    answer, _ = await bot.answer(question, story=name, context=render.context_of(embed))
+    answer, _ = await bot.answer(question, story=name, context=readback.context_of(embed))
     if not answer.hits:  # the story cannot be served now (the notice says why), or no longer matches
         return answer.notice or "That story no longer has passages for this question. Ask again with /ask."
     return name, answer
