@@ -235,3 +235,21 @@ def test_a_shared_passage_cites_every_article_carrying_it():
     assert "[Headline](https://news.example/a)" in field["value"]
     assert "also article 7, paragraph 9: [Other headline](https://other.example/b) \u00b7 other.example" in field["value"]
     assert len(field["value"]) <= 1024
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(question=TEXT, context=st.none() | TEXT, page=st.integers(0, 3), terms=st.lists(st.sampled_from(["word", "a", "x"]), max_size=3))
+def test_the_question_and_context_read_back_from_an_answer_embed(question, context, page, terms):
+    """The buttons read the question (and an earlier question) back from the message: exactly what the core
+    was asked, whatever markdown, mentions or length it holds (up to the core's 500 characters)."""
+    from bot.core.answer import prepare_question
+    from bot.discord_app import readback
+
+    asked = prepare_question(question)[0]
+    earlier = prepare_question(context)[0] or None if context else None
+    answer = make_answer(["word a x"] * 9, asked, context=earlier, terms=tuple(terms))
+    embed = render.answer_embed(answer, page, story="alice")
+    assert readback.question_of(embed) == render.plain(asked)
+    assert readback.context_of(embed) == (render.plain(earlier) if earlier else None)
+    assert [p[0] for p in readback.shown_passages(embed)] == [h.rank for h in render.page_hits(answer, page)]
+    assert embed.footer.text.endswith("Story: alice")

@@ -1,11 +1,11 @@
-"""The Discord client: start-up, the story it serves, cooldowns, errors, reload.
+"""The Discord client: start-up, the stories it serves, cooldowns, errors, reload.
 
-``StoryBot.setup_hook`` loads the story off the event loop, loads the cogs
-one by one (a broken cog is logged and skipped) and syncs the commands: to
-``STORYBOT_GUILD`` when set (instant), else globally. ``run_discord`` owns
-the process: it logs in (a rejected token is one line and exit code 2),
-retries with backoff while Discord is unreachable, and reloads the story on
-SIGHUP.
+``StoryBot.setup_hook`` starts the shared state (``bot.state``), opens the
+stories (``bot.library``) and loads the default one off the event loop,
+registers the answer buttons, loads the cogs one by one (a broken cog is
+logged and skipped) and syncs the commands: to ``STORYBOT_GUILD`` when set
+(instant), else globally. Running the process (log in, retry, signals) is
+``run.py``.
 """
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import asyncio
 import functools
 import gc
 import logging
-import signal
-import sys
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -29,19 +28,21 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from ..core.followup import Reading
+from ..core.library import Library, StoryUnavailable
 from ..core.models import Answer
 from ..core.story import CorpusError, Story
-from ..feedback import FeedbackStore
 from ..settings import DEFAULT_API_BASE, Settings
+from ..shared_state import SharedState, open_state
 from . import render
+from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
-from .views import LiveViews
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE = 0, 2
-COGS = ("ask", "sources", "help", "admin")
+COGS = ("ask", "sources", "story", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
+RELOAD_WAIT = 600.0  # seconds /reload waits for this process's reload before saying it is still going
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
 # Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
 # keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
@@ -55,13 +56,28 @@ def load_story(settings: Settings, warn: Callable[[str], None] | None = None) ->
 
     Blocking (reads files, may build the index): call it through ``asyncio.to_thread``.
     """
+    return load_folder(settings.seeds, settings, warn)
+
+
+def load_folder(folder: Path, settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
+    """The story in ``folder``, through the index cache (``settings.cache_dir``). Blocking."""
     try:
         from ..core.cache import load_story as load_cached
     except ModuleNotFoundError as exc:  # the cache is optional; any other import error is a real bug
         if exc.name != f"{__package__.rsplit('.', 1)[0]}.core.cache":
             raise
-        return Story.from_folder(settings.seeds)
-    return load_cached(settings.seeds, cache_dir=settings.cache_dir, warn=warn or log.warning)
+        return Story.from_folder(folder)
+    return load_cached(folder, cache_dir=settings.cache_dir, warn=warn or log.warning)
+
+
+def open_library(settings: Settings, story: Story | None = None) -> Library:
+    """The stories ``settings`` name (``STORYBOT_STORIES``, else ``STORYBOT_SEEDS``); ``story`` preloaded as the default."""
+    library = Library.from_folders(stories_dir=settings.stories, seeds=settings.seeds, budget=settings.story_budget,
+                                   default=settings.default_story,
+                                   loader=functools.partial(load_folder, settings=settings))
+    if story is not None:
+        library.keep(library.default, story)
+    return library
 
 
 def point_discord_py_at(api_base: str) -> None:
@@ -93,13 +109,13 @@ async def tell_user_something_went_wrong(interaction: discord.Interaction, text:
 
 
 class AdminOnly(app_commands.CheckFailure):
-    """Raised when someone other than the owner or the admin role runs an admin command."""
+    """Raised when someone who may not runs an admin command; the message is what they are told."""
 
 
 class StoryBot(commands.Bot):
     """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it."""
 
-    def __init__(self, settings: Settings, *, story: Story | None = None) -> None:
+    def __init__(self, settings: Settings, *, story: Story | None = None, state: SharedState | None = None) -> None:
         intents = discord.Intents.default()
         # Message content is privileged: ask for it only when a feature needs to read messages
         # that are neither mentions nor DMs (listed channels, follow-ups in threads).
@@ -113,15 +129,15 @@ class StoryBot(commands.Bot):
             max_messages=None,  # nothing needs the message cache; saves memory on busy servers
         )
         self.settings = settings
-        self.story: Story | None = story
-        self.feedback = FeedbackStore(settings.feedback_db)
-        self.cooldowns = commands.CooldownMapping.from_cooldown(
-            settings.cooldown_rate, settings.cooldown_per, commands.BucketType.user)
+        self._preloaded = story  # tests share one built story; else setup_hook loads the default
+        self.library: Library | None = None  # the stories served; made in setup_hook (a bad folder stops start-up)
+        # Votes, cooldowns, story choices and reloads: whatever the processes serving this bot share.
+        self.state: SharedState = state if state is not None else open_state(settings)
+        self._reload_waiters: list[tuple[str | None, asyncio.Future[str]]] = []
         self._warned: dict[int, float] = {}  # user id -> until when a cooldown notice was given
         self._reload_lock = asyncio.Lock()
         self.thread_questions: OrderedDict[int, Reading] = OrderedDict()  # thread id -> its latest question
         self.failed_cogs: dict[str, str] = {}
-        self.live_views = LiveViews()  # answers whose buttons still work (bounded)
         self._answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="storybot-answer")
         self.answers_in_flight = 0
         self.answer_seconds = 0.05  # recent time one answer takes on a worker (updated as they come)
@@ -162,12 +178,24 @@ class StoryBot(commands.Bot):
         await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
-        if self.story is None:
-            started = time.perf_counter()
-            self.story = await asyncio.to_thread(load_story, self.settings)
-            log.info("story loaded from %s: %s in %.1f s", self.settings.seeds, describe(self.story),
-                     time.perf_counter() - started)
+        await self.state.start()
+        self.state.on_reload(self._reload_announced)
+        if self.library is None:
+            try:
+                self.library = open_library(self.settings, self._preloaded)
+            except StoryUnavailable as exc:
+                raise CorpusError(str(exc)) from None
+            self._preloaded = None
+        library = self.library
+        if library.peek(library.default) is None:  # the default story ready before the first question
+            try:
+                await asyncio.to_thread(library.get, library.default)
+            except StoryUnavailable as exc:
+                if self.settings.stories is None:
+                    raise CorpusError(str(exc).split(": ", 1)[-1]) from None  # the one story: nothing to serve
+                log.error("%s; the other stories still serve", exc)
         self.tree.on_error = self.on_app_command_error
+        self.add_dynamic_items(*DYNAMIC_ITEMS)  # answer buttons: they work on any message, sent before a restart too
         for name in COGS:
             try:
                 await self.load_extension(f"{__package__}.cogs.{name}")
@@ -196,14 +224,14 @@ class StoryBot(commands.Bot):
         log.info("connected as %s (%s) in %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """A button on an answer whose view has stopped (timed out, pushed out, or before a restart):
-        say so, instead of leaving Discord to show "This interaction failed"."""
+        """A button from an older storybot, whose custom id no button of today reads: say so,
+        instead of leaving Discord to show "This interaction failed"."""
         if interaction.type is not discord.InteractionType.component:
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
-        if custom_id.startswith(BUTTON_PREFIX) and custom_id.rsplit(":", 1)[-1] not in self.live_views:
+        if custom_id.startswith(BUTTON_PREFIX) and not is_ours(custom_id):
             await tell_user_something_went_wrong(
-                interaction, "These buttons have expired. Ask again with /ask to get fresh ones.")
+                interaction, "These buttons are from an older version of storybot. Ask again with /ask to get fresh ones.")
 
     async def on_message(self, message: discord.Message) -> None:
         # No text commands: the ask cog listens for questions. (Overriding this keeps
@@ -212,9 +240,10 @@ class StoryBot(commands.Bot):
 
     # answering ----------------------------------------------------------------------------
 
-    def cooldown(self, user_id: int) -> float | None:
-        """Seconds until ``user_id`` may ask again, or None (and the question is counted)."""
-        return self.cooldowns.update_rate_limit(_UserKey(user_id))
+    async def cooldown(self, user_id: int) -> float | None:
+        """Seconds until ``user_id`` may ask again, or None (and the question is counted, in every process)."""
+        s = self.settings
+        return await self.state.hit_cooldown(user_id, rate=s.cooldown_rate, per=s.cooldown_per)
 
     def should_warn(self, user_id: int, retry_after: float) -> bool:
         """True once per cooldown window, so a flood is not answered by a flood of notices."""
@@ -226,16 +255,47 @@ class StoryBot(commands.Bot):
             self._warned = {k: v for k, v in self._warned.items() if v > now}
         return True
 
-    async def answer(self, question: str, *, context: str | None = None) -> tuple[Answer, discord.Embed]:
-        """Ask the current story and render the answer's first page, off the event loop (a big index,
-        or a burst of questions, must not stall the bot): on the answer workers, in arrival order."""
-        story = self.story  # one read: a reload swapping mid-question does not mix two stories
+    @property
+    def story(self) -> Story | None:
+        """The default story, when it is loaded."""
+        return self.library.peek(self.library.default) if self.library is not None else None
+
+    async def story_for(self, guild_id: int | None, channel: object) -> str:
+        """The story chosen for ``channel`` (a thread follows its parent channel), else for the server,
+        else the default. A choice is returned even when that story is gone: never another story silently."""
+        assert self.library is not None
+        channel_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else getattr(channel, "id", None)
+        choice = await self.state.story_choice(guild_id, channel_id)
+        return self.library.resolve(choice) or choice if choice else self.library.default
+
+    async def open_story(self, name: str) -> Story:
+        """The story called ``name``, loaded off the loop if it is not in memory; raises StoryUnavailable."""
+        assert self.library is not None
+        story = self.library.peek(name)
         if story is None:
-            raise RuntimeError("the story is not loaded yet")
+            story = await asyncio.to_thread(self.library.get, name)
+            gc.freeze()  # its objects out of the collector's full passes (see _freeze_heap), without a collection now
+        return story
+
+    async def answer(self, question: str, *, story: str | None = None,
+                     context: str | None = None) -> tuple[Answer, discord.Embed]:
+        """Ask ``story`` (default: the default story) and render the answer's first page, off the event loop
+        (a big index, or a burst of questions, must not stall the bot): on the answer workers, in arrival order.
+
+        A story that cannot be served gives a notice, never an answer from another story.
+        """
+        assert self.library is not None
+        name = story or self.library.default
+        try:
+            loaded = await self.open_story(name)  # one read: a reload swapping mid-question does not mix two stories
+        except StoryUnavailable as exc:
+            notice = f"Sorry: {exc}. A server admin can pick another story with /story set."
+            answer = Answer(question, (), None, None, 0.0, False, notice=notice[:1].upper() + notice[1:])
+            return answer, render.answer_embed(answer, 0, story=name)
         self.answers_in_flight += 1
         try:
             answer, embed, seconds = await asyncio.get_running_loop().run_in_executor(
-                self._answer_pool, functools.partial(_answer_and_render, story, question, context))
+                self._answer_pool, functools.partial(_answer_and_render, loaded, question, context, name))
         finally:
             self.answers_in_flight -= 1
         self.answer_seconds += (seconds - self.answer_seconds) / 10  # a moving average, for busy()
@@ -248,6 +308,7 @@ class StoryBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        await self.state.close()
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
 
     def remember_thread(self, thread_id: int, asked: Reading) -> None:
@@ -276,28 +337,42 @@ class StoryBot(commands.Bot):
         role = self.settings.admin_role
         return bool(role) and any(r.id == role for r in getattr(user, "roles", ()))
 
+    async def request_reload(self, story: str | None, source: str) -> str:
+        """Announce a reload to every process (``bot.state``) and return what this process made of it."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiter = (story, done)
+        self._reload_waiters.append(waiter)
+        try:
+            log.info("reload of %s requested (%s)", story or "every story", source)
+            await self.state.announce_reload(story)
+            return await asyncio.wait_for(asyncio.shield(done), RELOAD_WAIT)
+        except asyncio.TimeoutError:
+            return "The reload was announced but has not finished here yet; the log will say when it does."
+        finally:
+            self._reload_waiters.remove(waiter)
+
+    async def _reload_announced(self, story: str | None) -> None:
+        """A reload announced by any process (this one included): do it here, then wake who asked."""
+        ok, text = await self.reload_stories(story, "announced")
+        for wanted, done in list(self._reload_waiters):
+            if wanted == story and not done.done():
+                done.set_result(text)
+
     async def reload_story(self, source: str) -> tuple[bool, str]:
-        """Build the story again off the loop and swap it in; on failure keep the old one and say why."""
+        """Reload every story in this process only (SIGHUP)."""
+        return await self.reload_stories(None, source)
+
+    async def reload_stories(self, story: str | None, source: str) -> tuple[bool, str]:
+        """Build ``story`` (``None``: every loaded one) again off the loop and swap it in; a story that
+        fails keeps its previous version and the text says why. True when nothing failed."""
+        assert self.library is not None
         async with self._reload_lock:
-            before = describe(self.story)
-            started = time.perf_counter()
-            try:
-                story = await asyncio.to_thread(load_story, self.settings)
-            except CorpusError as exc:
-                reason = str(exc)
-            except Exception as exc:  # keep serving whatever happens
-                log.exception("reload (%s) failed", source)
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                self.story = story  # the swap: one assignment, questions in flight keep the old story
-                _freeze_heap()
-                text = (f"Reloaded the story from {self.settings.seeds}: {describe(story)} "
-                        f"(before: {before}), in {time.perf_counter() - started:.1f} s.")
-                log.info("reload (%s): %s", source, text)
-                return True, text
-            text = f"Reload failed: {reason}. Still answering from the story loaded before ({before})."
-            log.error("reload (%s): %s", source, text)
-            return False, text
+            results = await asyncio.to_thread(self.library.reload, story)
+            _freeze_heap()
+        ok = all(r.ok for r in results)
+        text = "\n".join(r.text for r in results) or "No story is loaded yet: each loads when first asked about."
+        log.log(logging.INFO if ok else logging.ERROR, "reload (%s): %s", source, text.replace("\n", " | "))
+        return ok, text
 
     # errors -------------------------------------------------------------------------------------
 
@@ -306,10 +381,14 @@ class StoryBot(commands.Bot):
         """Log the real error with its context; the user gets a short private message."""
         original = getattr(error, "original", error)
         command = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(error, app_commands.NoPrivateMessage):
+            await tell_user_something_went_wrong(interaction, "That command works in a server, not in DMs.")
+            return
         if isinstance(error, (AdminOnly, app_commands.CheckFailure)):
             log.warning("refused /%s to user %s: not an admin", command, interaction.user.id)
             await tell_user_something_went_wrong(
-                interaction, "Only the bot's owner (or the admin role) can use this command.")
+                interaction, str(error) if isinstance(error, AdminOnly) and str(error)
+                else "Only the bot's owner (or the admin role) can use this command.")
             return
         options = (interaction.data or {}).get("options") if isinstance(interaction.data, dict) else None
         if isinstance(original, discord.NotFound) and original.code in EXPIRED_INTERACTION:
@@ -336,118 +415,11 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _answer_and_render(story: Story, question: str, context: str | None) -> tuple[Answer, discord.Embed, float]:
+def _answer_and_render(story: Story, question: str, context: str | None,
+                       name: str) -> tuple[Answer, discord.Embed, float]:
     started = time.perf_counter()
     answer = story.ask(question, context=context, k=ASK_K)
-    return answer, render.answer_embed(answer, 0), time.perf_counter() - started
-
-
-class _UserKey:
-    """What CooldownMapping's user bucket reads (``.author.id``), for messages and interactions alike."""
-
-    __slots__ = ("author",)
-
-    def __init__(self, user_id: int) -> None:
-        self.author = discord.Object(user_id)
-
-
-# running -------------------------------------------------------------------------------------
-
-def _say(line: str) -> None:
-    print(f"storybot: {line}", file=sys.stderr, flush=True)
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    return answer, render.answer_embed(answer, 0, story=name), time.perf_counter() - started
 
 
 EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)
-GATEWAY_FATAL = {
-    4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
-    4010: "invalid shard; storybot runs one shard, so check nothing else sets sharding",
-    4011: "this bot is in too many servers for one connection; it needs sharding (AutoShardedClient)",
-    4012: "invalid API version; discord.py needs updating",
-    4013: "invalid intents; this discord.py does not match the gateway",
-}
-UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError, discord.GatewayNotFound)
-
-
-async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
-    """Log in and stay connected until closed; the exit code (0, or 2 for a token or intent problem)."""
-    token = bot.settings.discord_token
-    if not token:
-        _say("error: DISCORD_TOKEN is not set: put it in the environment or in .env (see .env.example)")
-        return EXIT_USAGE
-    delay = 1.0
-    while True:
-        try:
-            await bot.login(token)
-            break
-        except discord.LoginFailure:
-            _say("error: Discord rejected DISCORD_TOKEN (401 Unauthorized): "
-                 "copy the bot token again from the Developer Portal (Bot > Reset Token)")
-            return EXIT_USAGE
-        except CorpusError as exc:
-            _say(f"error: {exc}")
-            return EXIT_USAGE
-        except UNREACHABLE as exc:
-            _say(f"cannot reach Discord at {bot.settings.api_base} ({_reason(exc)}); retrying in {delay:.0f} s")
-            await bot.http.close()  # closes its connector too: let the next login make a new one
-            bot.http.connector = discord.utils.MISSING
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
-            if bot.is_closed():  # stopped (SIGTERM) while waiting
-                return EXIT_OK
-    while not bot.is_closed():
-        try:
-            await bot.connect(reconnect=True)
-        except discord.PrivilegedIntentsRequired:
-            _say("error: Discord refused the Message Content intent, which STORYBOT_CHANNELS and STORYBOT_THREADS "
-                 "need: enable it in the Developer Portal (Bot > Privileged Gateway Intents), or unset both")
-            return EXIT_USAGE
-        except discord.ConnectionClosed as exc:
-            # The close codes discord.py does not reconnect after: a setting or the code must change.
-            if exc.code in GATEWAY_FATAL:
-                _say(f"error: Discord closed the gateway with {exc.code}: {GATEWAY_FATAL[exc.code]}")
-                return EXIT_USAGE
-            raise
-        except UNREACHABLE as exc:
-            if bot.is_closed():
-                break
-            _say(f"cannot reach Discord's gateway ({_reason(exc)}); retrying in {delay:.0f} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
-        else:
-            break
-    return EXIT_OK
-
-
-async def run_discord(settings: Settings) -> int:
-    """Run the bot until SIGTERM/SIGINT; SIGHUP reloads the story. Returns the exit code."""
-    loop = asyncio.get_running_loop()
-    bot = StoryBot(settings)
-    handled: list[int] = []
-
-    def reload_on_hup() -> None:
-        async def reload() -> None:
-            await bot.reload_story("SIGHUP")  # logs success or why it failed
-        asyncio.ensure_future(reload())
-
-    def stop() -> None:
-        asyncio.ensure_future(bot.close())
-
-    for sig, handler in ((getattr(signal, "SIGHUP", None), reload_on_hup), (signal.SIGTERM, stop)):
-        if sig is None:
-            continue
-        try:
-            loop.add_signal_handler(sig, handler)
-            handled.append(sig)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            pass
-    try:
-        async with bot:
-            return await serve(bot)
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-

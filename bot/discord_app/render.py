@@ -23,6 +23,7 @@ import discord
 from ..core.models import Answer, Article, Citation, Hit, Passage
 from ..core.overview import Overview
 from ..core.text import clean, match_runs
+from .readback import CONTEXT_CLOSE, CONTEXT_OPEN, FULL_QUESTION, unescape
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT = 2000
@@ -211,11 +212,14 @@ def _hit_field(hit: Hit, stems: frozenset[str], answered: bool) -> tuple[str, st
     return shorten_markdown(name, FIELD_NAME), shorten_markdown(value, FIELD_VALUE)
 
 
-def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> discord.Embed:
+def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE, *, story: str | None = None) -> discord.Embed:
     """The answer as one embed: the sentence first, then a page of passages with citations.
 
     Page 0 holds the answering sentence and the top passages; later pages the
-    next hits. The footer gives the confidence and where to read a passage in full.
+    next hits. The footer names the story, gives the confidence and where to
+    read a passage in full. The question is in the title, and in full on the
+    first line when the title had to cut it: a button reads it back from there
+    (:func:`question_of`), so it works on a message sent before a restart.
     """
     stems = frozenset(answer.terms)
     total = pages(answer, per_page)
@@ -223,8 +227,10 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> dis
     question = plain(answer.question)
     title = "Your question" if not question else f"Q: {escaped_within(question, TITLE - 3)}"
     lines: list[str] = []
+    if question and unescape(title[3:]) != question:  # the title cut it: in full where a button reads it back
+        lines.append(f"{FULL_QUESTION}{escaped_within(question, 1500)}")
     if answer.context:
-        lines.append(f"*Reading this with your earlier question: \u201c{escaped_within(answer.context, 300)}\u201d*")
+        lines.append(f"{CONTEXT_OPEN}{escaped_within(answer.context, 1200)}{CONTEXT_CLOSE}")
     if answer.notice:
         lines.append(escaped_within(answer.notice, 500))
     if answer.hits and answer.answered and answer.sentence:
@@ -242,19 +248,23 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> dis
     for hit in shown:
         name, value = _hit_field(hit, stems, answer.answered)
         embed.add_field(name=name, value=value, inline=False)
+    named = f"Story: {plain(story)}" if story else ""
     if answer.hits:
         first = shown[0].passage.citation
         conf = f"Confidence {answer.confidence:.0%}" if answer.answered else f"Low confidence ({answer.confidence:.0%})"
         span = f"{shown[0].rank}" if len(shown) == 1 else f"{shown[0].rank}-{shown[-1].rank}"
         where = f"passage{'s' if len(shown) > 1 else ''} {span} of {len(answer.hits)}"
         embed.set_footer(text=" \u00b7 ".join(x for x in (
-            conf, where, f"full text: /source article:{first.article_number} paragraph:{first.paragraph}") if x))
+            conf, where, f"full text: /source article:{first.article_number} paragraph:{first.paragraph}", named) if x))
+    elif named:
+        embed.set_footer(text=named)
     return fit_embed(embed)
 
 
-def sources_embed(articles: Sequence[Article]) -> discord.Embed:
+def sources_embed(articles: Sequence[Article], *, story: str | None = None) -> discord.Embed:
     """The story's articles: number, headline linked to its URL, outlet, date, paragraph count."""
-    embed = discord.Embed(title="Sources", colour=COLOR_ANSWERED)
+    title = f"Sources: {escaped_within(story, TITLE - 9)}" if story else "Sources"
+    embed = discord.Embed(title=title, colour=COLOR_ANSWERED)
     lines: list[str] = []
     used = 0
     for i, a in enumerate(articles):
@@ -268,7 +278,8 @@ def sources_embed(articles: Sequence[Article]) -> discord.Embed:
         lines.append(line)
         used += ulen(line) + 1
     embed.description = "\n".join(lines) or "No articles are loaded."
-    embed.set_footer(text="Open one passage with /source article:<number> paragraph:<n>.")
+    named = f"Story: {plain(story)} \u00b7 " if story else ""
+    embed.set_footer(text=f"{named}Open one passage with /source article:<number> paragraph:<n>.")
     return fit_embed(embed)
 
 
@@ -302,11 +313,12 @@ def article_embed(article: Article) -> discord.Embed:
 
 
 HELP_LINES = (
-    "I answer questions about one news story, always with the passages I used and where they come from.",
+    "I answer questions about a news story (this channel's: **/story show**), always with the passages I used and where they come from.",
     "**/ask** `question` \u2014 ask a question; `private:true` shows the answer only to you.",
     "**Mention me** with a question, or **DM me**; in some channels every message is a question.",
     "**Ask storybot** (right-click a message \u2192 Apps) \u2014 answer the question in that message.",
     "**/sources** \u2014 the articles I read; **/source** `article` `paragraph` \u2014 one passage in full.",
+    "**/story show** \u2014 the story this channel asks about; server admins choose one with **/story set**.",
     "Under an answer: **More passages** pages through the next ones; **Helpful** / **Not helpful** tell the operator how I did.",
     "In a thread I opened, a follow-up such as *who is she?* is read with your earlier question.",
 )
@@ -322,12 +334,13 @@ def overview_text(view: Overview) -> str:
 
 
 def help_embed(articles: int, passages: int, cooldown_rate: int, cooldown_per: float,
-               about: Overview | None = None) -> discord.Embed:
+               about: Overview | None = None, *, story: str | None = None) -> discord.Embed:
     text = "\n".join(HELP_LINES)
     if about is not None and about.articles:
         text = overview_text(about) + "\n\n" + text
     embed = discord.Embed(title="storybot help", description=text, colour=COLOR_ANSWERED)
-    embed.set_footer(text=f"{articles} articles, {passages} passages \u00b7 "
+    named = f"Story: {plain(story)}, " if story else ""
+    embed.set_footer(text=f"{named}{articles} articles, {passages} passages \u00b7 "
                           f"up to {cooldown_rate} questions per {cooldown_per:g} s per person")
     return fit_embed(embed)
 

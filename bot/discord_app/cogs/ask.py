@@ -19,7 +19,7 @@ from discord.ext import commands
 from .. import render
 from ...core.followup import Reading, read_with
 from ..client import DEFER_AFTER, NO_PINGS, StoryBot
-from ..views import AnswerView
+from ..views import answer_view
 
 log = logging.getLogger(__name__)
 DEFER_BUDGET = 2.0  # Discord allows 3 s for the first response; keep a second for the network
@@ -56,17 +56,18 @@ class Ask(commands.Cog):
         defer is only needed when a big index or a burst makes the answer late.
         """
         bot = self.bot
-        retry = bot.cooldown(interaction.user.id)
+        retry = await bot.cooldown(interaction.user.id)
         if retry is not None:
             await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
             return
         earlier = bot.thread_context(interaction.channel)
         reading = read_with(question, earlier)  # a follow-up of pronouns is read with the thread's last question
+        story = await bot.story_for(interaction.guild_id, interaction.channel)
         # Under a burst the answer will wait behind others: acknowledge at once, so every
         # interaction is acknowledged within Discord's 3 s however long the queue is.
         busy = bot.busy()
-        task = asyncio.ensure_future(bot.answer(question, context=reading.context))
+        task = asyncio.ensure_future(bot.answer(question, story=story, context=reading.context))
         age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
         wait = 0.0 if busy else max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age))
         if wait > 0:
@@ -79,14 +80,15 @@ class Ask(commands.Cog):
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
         answer, first_page = await task
-        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
+        view = answer_view(answer, story)
+        buttons = {"view": view} if view is not None else {}
         sent: discord.Message | None
         if deferred:
-            sent = await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
-                                                   allowed_mentions=NO_PINGS, wait=True)
+            sent = await interaction.followup.send(embed=first_page, ephemeral=private,
+                                                   allowed_mentions=NO_PINGS, wait=True, **buttons)
         else:
-            callback = await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=private,
-                                                               allowed_mentions=NO_PINGS)
+            callback = await interaction.response.send_message(embed=first_page, ephemeral=private,
+                                                               allowed_mentions=NO_PINGS, **buttons)
             sent = getattr(callback, "resource", None)
         asked = answer.question or question
         # A question that found nothing is no context for the next one (as in the chat).
@@ -140,7 +142,7 @@ class Ask(commands.Cog):
 
     async def _answer_message(self, message: discord.Message, question: str) -> None:
         bot = self.bot
-        retry = bot.cooldown(message.author.id)
+        retry = await bot.cooldown(message.author.id)
         if retry is not None:
             if bot.should_warn(message.author.id, retry):
                 await self._send(message, content=render.cooldown_text(retry))
@@ -148,17 +150,19 @@ class Ask(commands.Cog):
         channel = message.channel
         earlier = bot.thread_context(channel)
         reading = read_with(question, earlier)
-        answer, first_page = await bot.answer(question, context=reading.context)
-        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
+        story = await bot.story_for(message.guild.id if message.guild else None, channel)
+        answer, first_page = await bot.answer(question, story=story, context=reading.context)
+        view = answer_view(answer, story)
+        buttons = {"view": view} if view is not None else {}
         if earlier is not None and answer.hits:
             bot.remember_thread(channel.id, Reading(answer.question or question, reading.context, reading.earlier))
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
             thread = await self._open_thread(message, answer.question or question)
             if thread is not None:
                 bot.remember_thread(thread.id, Reading(answer.question or question))
-                await thread.send(embed=view.embed(), view=view, allowed_mentions=NO_PINGS)
+                await thread.send(embed=first_page, allowed_mentions=NO_PINGS, **buttons)
                 return
-        await self._send(message, embed=view.embed(), view=view)
+        await self._send(message, embed=first_page, **buttons)
 
     async def _open_thread(self, message: discord.Message | discord.PartialMessage,
                            question: str) -> discord.Thread | None:
