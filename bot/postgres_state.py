@@ -1,0 +1,442 @@
+"""What the bot's processes share, in PostgreSQL (psycopg 3): for several processes or hosts.
+
+Used instead of the local SQLite state when ``STORYBOT_DATABASE_URL`` is set; psycopg is the
+optional ``postgres`` extra, imported only here. Every process keeps two connections: one for
+commands (votes, cooldowns, story choices; psycopg serialises its queries, each a fraction of a
+millisecond) and one that LISTENs for reload and story-choice broadcasts. A supervisor task
+reconnects both with backoff when the server goes away and LISTENs again when it is back.
+
+While PostgreSQL is unreachable the bot keeps answering:
+
+- votes are appended to a spool file (fsynced, shared by the processes of a host under a file
+  lock) and sent when the server is back. The upsert is keyed by (answer, voter) and keeps the
+  latest vote by its own time, so a vote sent twice (a reply lost in the outage, two processes
+  flushing one spool) is still stored once;
+- cooldowns are counted in the process, with the same fixed window, until the server is back;
+- story choices are served from a cache that the broadcasts keep current (reloaded whole on
+  every reconnect, so a broadcast missed in an outage does not leave it stale);
+- a reload announced in an outage reloads this process only (the others did not hear it).
+No discord import here.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .feedback import Vote
+from .feedback import _voter_key as voter_key  # the same hash as the SQLite store
+from .shared_state import ReloadCallback
+
+log = logging.getLogger(__name__)
+
+RELOAD_CHANNEL = "storybot_reload"
+CHOICE_CHANNEL = "storybot_story_choice"
+ALL_STORIES = "*"  # the reload broadcast's payload for "every story"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS storybot_votes (
+    answer_id text NOT NULL,
+    voter text NOT NULL,
+    at double precision NOT NULL,
+    helpful boolean NOT NULL,
+    question text NOT NULL,
+    context text,
+    confidence double precision NOT NULL,
+    answered boolean NOT NULL,
+    passages jsonb NOT NULL,
+    PRIMARY KEY (answer_id, voter)
+);
+CREATE TABLE IF NOT EXISTS storybot_cooldowns (
+    user_id bigint PRIMARY KEY,
+    window_start double precision NOT NULL,
+    used integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS storybot_story_choices (
+    guild_id bigint NOT NULL,
+    channel_id bigint NOT NULL,  -- 0: the whole server
+    story text NOT NULL,
+    PRIMARY KEY (guild_id, channel_id)
+);
+"""
+
+# A second vote by the same person on the same answer replaces the first, unless it is older (a
+# spooled vote delivered after a newer one): then the newer stays.
+UPSERT_VOTE = """
+INSERT INTO storybot_votes AS v (answer_id, voter, at, helpful, question, context, confidence, answered, passages)
+VALUES (%(answer_id)s, %(voter)s, %(at)s, %(helpful)s, %(question)s, %(context)s, %(confidence)s,
+        %(answered)s, %(passages)s)
+ON CONFLICT (answer_id, voter) DO UPDATE SET
+    at = EXCLUDED.at, helpful = EXCLUDED.helpful, question = EXCLUDED.question, context = EXCLUDED.context,
+    confidence = EXCLUDED.confidence, answered = EXCLUDED.answered, passages = EXCLUDED.passages
+WHERE v.at <= EXCLUDED.at
+"""
+
+# One statement, so the row lock makes it atomic across every process: the window starts at the
+# user's first question (as discord.py's cooldowns do), on the server's clock (hosts may disagree).
+HIT_COOLDOWN = """
+WITH now AS (SELECT extract(epoch FROM clock_timestamp())::double precision AS t)
+INSERT INTO storybot_cooldowns AS c (user_id, window_start, used)
+SELECT %(user)s, now.t, 1 FROM now
+ON CONFLICT (user_id) DO UPDATE SET
+    window_start = CASE WHEN c.window_start + %(per)s <= (SELECT t FROM now) THEN (SELECT t FROM now)
+                        ELSE c.window_start END,
+    used = CASE WHEN c.window_start + %(per)s <= (SELECT t FROM now) THEN 1
+                ELSE LEAST(c.used + 1, %(rate)s + 1) END
+RETURNING used, window_start + %(per)s - (SELECT t FROM now)
+"""
+
+
+class StateUnavailable(RuntimeError):
+    """PostgreSQL cannot be reached right now and the operation cannot wait (a story choice)."""
+
+
+class WindowCounter:
+    """Per-user fixed windows in this process: the fallback while PostgreSQL is unreachable."""
+
+    def __init__(self) -> None:
+        self._windows: dict[int, tuple[float, int]] = {}  # user -> (window start, questions in it)
+
+    def hit(self, user_id: int, *, rate: int, per: float, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        start, used = self._windows.get(user_id, (now, 0))
+        if start + per <= now:
+            start, used = now, 0
+        if used >= rate:
+            return start + per - now
+        self._windows[user_id] = (start, used + 1)
+        if len(self._windows) > 50_000:  # bounded: forget windows that have ended
+            self._windows = {k: w for k, w in self._windows.items() if w[0] + per > now}
+        return None
+
+
+def vote_row(vote: Vote, at: float) -> dict[str, Any]:
+    """The row stored for ``vote`` (the voter hashed, as in the SQLite store)."""
+    return dict(answer_id=vote.answer_id, voter=voter_key(vote.voter), at=at, helpful=bool(vote.helpful),
+                question=vote.question, context=vote.context, confidence=float(vote.confidence),
+                answered=bool(vote.answered), passages=json.dumps(list(vote.passages), ensure_ascii=False))
+
+
+class VoteSpool:
+    """Votes waiting for the server, in JSON-lines files next to ``path``; safe across processes.
+
+    Appends are fsynced under an exclusive lock on ``path.lock``. A flush moves the spool aside
+    (under the lock) to a ``.sending-*`` file, which is deleted only once every vote in it is stored;
+    a process killed mid-flush leaves that file for the next flush, which sends it again (harmless:
+    the upsert stores each vote once).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterable[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Blocking: call through ``asyncio.to_thread``."""
+        line = json.dumps(row, ensure_ascii=False) + "\n"
+        with self._locked(), open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def take(self) -> list[Path]:
+        """Move the spool aside and return every file waiting to be sent (older leftovers included)."""
+        with self._locked():
+            if self.path.is_file() and self.path.stat().st_size:
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.sending-{os.getpid()}-{time.time_ns()}"))
+        return sorted(self.path.parent.glob(self.path.name + ".sending-*"))
+
+    def pending(self) -> bool:
+        return (self.path.is_file() and self.path.stat().st_size > 0) or any(
+            self.path.parent.glob(self.path.name + ".sending-*"))
+
+    @staticmethod
+    def rows(path: Path) -> list[dict[str, Any]]:
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a crash mid-write: nothing was promised for it
+                log.warning("skipping a damaged line in the vote spool %s", path)
+        return rows
+
+
+class PostgresState:
+    """:class:`bot.shared_state.SharedState` on PostgreSQL, for several processes on one or more hosts.
+
+    Parameters
+    ----------
+    url : the libpq connection URL (``STORYBOT_DATABASE_URL``).
+    spool : where votes wait while the server is unreachable (one per host is enough: locked).
+    timeout : seconds a question may wait on the server before the in-process fallback answers;
+        small, because Discord wants an answer to an interaction within 3 s.
+    """
+
+    def __init__(self, url: str, *, spool: Path, timeout: float = 1.0, connect_timeout: float = 3.0,
+                 max_backoff: float = 5.0) -> None:
+        self.url = url
+        self.spool = VoteSpool(spool)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_backoff = max_backoff
+        self.local_cooldowns = WindowCounter()
+        self._choices: dict[tuple[int, int], str] = {}
+        self._callbacks: list[ReloadCallback] = []
+        self._cmd: psycopg.AsyncConnection | None = None
+        self._broken = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (waiting up to ``connect_timeout``; if the server is down the bot starts anyway
+        and the supervisor keeps trying) and begin listening."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise(), name="storybot-postgres")
+            self._flusher = asyncio.create_task(self._flush_periodically(), name="storybot-vote-spool")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout)
+        if not self._connected.is_set():
+            log.error("PostgreSQL is unreachable at start; answering anyway (cooldowns in this process, votes spooled)")
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in (self._supervisor, self._flusher, *self._tasks):
+            if task is not None:
+                task.cancel()
+        for task in (self._supervisor, self._flusher, *self._tasks):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._supervisor = self._flusher = None
+
+    @property
+    def connected(self) -> bool:
+        return self._cmd is not None and not self._broken.is_set()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """True once connected (tests and start-up checks)."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return self.connected
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        return await psycopg.AsyncConnection.connect(self.url, autocommit=True,
+                                                     connect_timeout=max(1, round(self.connect_timeout)),
+                                                     application_name="storybot")
+
+    async def _supervise(self) -> None:
+        delay = 0.2
+        while not self._closed:
+            listener = cmd = None
+            try:
+                listener = await self._connect()
+                cmd = await self._connect()
+                await cmd.execute("SELECT pg_advisory_lock(7273012)")  # one process creates the tables at a time
+                await cmd.execute(SCHEMA)
+                await cmd.execute("SELECT pg_advisory_unlock(7273012)")
+                await listener.execute(f"LISTEN {RELOAD_CHANNEL}")
+                await listener.execute(f"LISTEN {CHOICE_CHANNEL}")
+                await self._load_choices(cmd)
+                self._broken.clear()
+                self._cmd = cmd
+                self._connected.set()
+                log.info("connected to PostgreSQL; listening for reloads")
+                delay = 0.2
+                self._spawn(self._flush_spool())
+                await self._listen(listener)
+            except (psycopg.Error, OSError) as exc:
+                if not self._closed:
+                    log.warning("PostgreSQL unreachable (%s); retrying in %.1f s", str(exc).strip() or type(exc).__name__,
+                                delay)
+            finally:
+                self._cmd = None
+                self._connected.clear()
+                for conn in (listener, cmd):
+                    if conn is not None:
+                        with contextlib.suppress(Exception):
+                            await conn.close()
+            if self._closed:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    async def _listen(self, listener: psycopg.AsyncConnection) -> None:
+        """Dispatch broadcasts until the connection drops or a command found the server gone."""
+        async def notifications() -> None:
+            async for note in listener.notifies():
+                if note.channel == RELOAD_CHANNEL:
+                    story = None if note.payload == ALL_STORIES else note.payload
+                    for callback in list(self._callbacks):
+                        self._spawn(self._run_reload(callback, story))
+                elif note.channel == CHOICE_CHANNEL:
+                    self._apply_choice(json.loads(note.payload))
+
+        reader = asyncio.create_task(notifications())
+        broken = asyncio.create_task(self._broken.wait())
+        try:
+            await asyncio.wait({reader, broken}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done():
+                reader.result()  # raises the connection error that ended it
+                raise psycopg.OperationalError("the listening connection closed")
+            raise psycopg.OperationalError("a command found the server unreachable")
+        finally:
+            for task in (reader, broken):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_reload(self, callback: ReloadCallback, story: str | None) -> None:
+        try:
+            await callback(story)
+        except Exception:  # a failing reload must not stop the listener
+            log.exception("reload of %s failed", story or "every story")
+
+    async def _command(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement within ``timeout``; a failure marks the connection broken (the supervisor
+        reconnects) and raises :class:`StateUnavailable`."""
+        cmd = self._cmd
+        if cmd is None or self._broken.is_set():
+            raise StateUnavailable("PostgreSQL is unreachable")
+        try:
+            cursor = await asyncio.wait_for(cmd.execute(query, params), self.timeout)
+            return await cursor.fetchall() if cursor.description else []
+        except (psycopg.OperationalError, asyncio.TimeoutError, OSError) as exc:
+            # A timed-out query leaves the connection mid-protocol: start afresh rather than reuse it.
+            if self._cmd is cmd:
+                self._broken.set()
+            raise StateUnavailable(f"PostgreSQL is unreachable ({str(exc).strip() or type(exc).__name__})") from exc
+
+    # votes ----------------------------------------------------------------------------------------
+
+    async def record_vote(self, vote: Vote) -> None:
+        row = vote_row(vote, time.time())
+        try:
+            await self._command(UPSERT_VOTE, row)
+        except StateUnavailable as exc:
+            # Maybe it was stored and only the reply was lost: sending it again later stores it once.
+            await asyncio.to_thread(self.spool.append, row)
+            log.warning("vote on %s spooled until PostgreSQL is back (%s)", vote.answer_id, exc)
+
+    async def _flush_periodically(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(1.0)
+            if self.connected and await asyncio.to_thread(self.spool.pending):
+                await self._flush_spool()
+
+    async def _flush_spool(self) -> int:
+        """Send every spooled vote; returns how many were sent."""
+        sent = 0
+        for path in await asyncio.to_thread(self.spool.take):
+            rows = await asyncio.to_thread(VoteSpool.rows, path)
+            try:
+                for row in rows:
+                    await self._command(UPSERT_VOTE, row)
+                    sent += 1
+            except StateUnavailable:
+                return sent  # the file stays; the next flush sends it (again: stored once)
+            with contextlib.suppress(FileNotFoundError):  # another process finished it first
+                path.unlink()
+        if sent:
+            log.info("sent %d spooled votes to PostgreSQL", sent)
+        return sent
+
+    # cooldowns ------------------------------------------------------------------------------------
+
+    async def hit_cooldown(self, user_id: int, *, rate: int, per: float) -> float | None:
+        try:
+            rows = await self._command(HIT_COOLDOWN, dict(user=user_id, rate=rate, per=float(per)))
+        except StateUnavailable:
+            return self.local_cooldowns.hit(user_id, rate=rate, per=per)
+        used, retry_after = rows[0]
+        return None if used <= rate else max(0.0, float(retry_after))
+
+    # story choices --------------------------------------------------------------------------------
+
+    async def _load_choices(self, cmd: psycopg.AsyncConnection) -> None:
+        cursor = await cmd.execute("SELECT guild_id, channel_id, story FROM storybot_story_choices")
+        self._choices = {(g, c): s for g, c, s in await cursor.fetchall()}
+
+    def _apply_choice(self, change: dict[str, Any]) -> None:
+        key = (int(change["guild"]), int(change["channel"]))
+        if change.get("story") is None:
+            self._choices.pop(key, None)
+        else:
+            self._choices[key] = str(change["story"])
+
+    async def story_choice(self, guild_id: int | None, channel_id: int | None) -> str | None:
+        if guild_id is None:
+            return None
+        if channel_id is not None and (guild_id, channel_id) in self._choices:
+            return self._choices[(guild_id, channel_id)]
+        return self._choices.get((guild_id, 0))
+
+    async def set_story_choice(self, guild_id: int, channel_id: int | None, story: str | None) -> None:
+        """Store the choice and tell every process; raises :class:`StateUnavailable` in an outage."""
+        change = dict(guild=guild_id, channel=channel_id or 0, story=story)
+        params = dict(change, payload=json.dumps(change))
+        if story is None:
+            query = ("WITH gone AS (DELETE FROM storybot_story_choices WHERE guild_id = %(guild)s"
+                     " AND channel_id = %(channel)s) SELECT pg_notify('" + CHOICE_CHANNEL + "', %(payload)s)")
+        else:
+            query = ("WITH saved AS (INSERT INTO storybot_story_choices (guild_id, channel_id, story)"
+                     " VALUES (%(guild)s, %(channel)s, %(story)s) ON CONFLICT (guild_id, channel_id)"
+                     " DO UPDATE SET story = EXCLUDED.story) SELECT pg_notify('" + CHOICE_CHANNEL + "', %(payload)s)")
+        await self._command(query, params)
+        self._apply_choice(change)  # this process at once; the broadcast tells the others
+
+    # reloads ----------------------------------------------------------------------------------------
+
+    async def announce_reload(self, story: str | None) -> None:
+        payload = ALL_STORIES if story is None else story
+        try:
+            await self._command("SELECT pg_notify(%(channel)s, %(payload)s)",
+                                dict(channel=RELOAD_CHANNEL, payload=payload))
+        except StateUnavailable:
+            log.warning("PostgreSQL unreachable: reloading %s in this process only", story or "every story")
+            for callback in list(self._callbacks):
+                await self._run_reload(callback, story)
+
+    def on_reload(self, callback: ReloadCallback) -> None:
+        self._callbacks.append(callback)
+
+
+def votes_in(url: str) -> list[dict[str, Any]]:
+    """Every stored vote (for the operator's summary and the tests). Blocking."""
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute("SELECT answer_id, voter, at, helpful, question, context, confidence, answered,"
+                              " passages FROM storybot_votes ORDER BY at")
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+__all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "WindowCounter", "votes_in", "vote_row"]
