@@ -10,9 +10,12 @@ backend serves them. No discord import here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .feedback import Vote
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 ReloadCallback = Callable[[str | None], Awaitable[None]]
 """Called with the story to reload, or ``None`` for every story."""
@@ -50,3 +53,14 @@ class SharedState(Protocol):
 
     def on_reload(self, callback: ReloadCallback) -> None:
         """Register the coroutine that performs a reload announced by any process."""
+
+
+def open_state(settings: "Settings") -> SharedState:
+    """The backend the settings ask for: the one place a front end's state is made.
+
+    Today always :class:`~bot.local_state.LocalState` on ``settings.feedback_db``;
+    the PostgreSQL backend is chosen here when ``STORYBOT_DATABASE_URL`` is set.
+    """
+    from .local_state import LocalState
+
+    return LocalState(settings.feedback_db)

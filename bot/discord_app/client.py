@@ -30,8 +30,8 @@ from discord.http import Route
 
 from ..core.models import Answer
 from ..core.story import CorpusError, Story
-from ..feedback import FeedbackStore
 from ..settings import DEFAULT_API_BASE, Settings
+from ..shared_state import SharedState, open_state
 from . import render
 from .views import PREFIX as BUTTON_PREFIX
 from .views import LiveViews
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_USAGE = 0, 2
 COGS = ("ask", "sources", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
+RELOAD_WAIT = 600.0  # seconds /reload waits for this process's reload before saying it is still going
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
 # Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
 # keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
@@ -98,7 +99,7 @@ class AdminOnly(app_commands.CheckFailure):
 class StoryBot(commands.Bot):
     """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it."""
 
-    def __init__(self, settings: Settings, *, story: Story | None = None) -> None:
+    def __init__(self, settings: Settings, *, story: Story | None = None, state: SharedState | None = None) -> None:
         intents = discord.Intents.default()
         # Message content is privileged: ask for it only when a feature needs to read messages
         # that are neither mentions nor DMs (listed channels, follow-ups in threads).
@@ -113,9 +114,9 @@ class StoryBot(commands.Bot):
         )
         self.settings = settings
         self.story: Story | None = story
-        self.feedback = FeedbackStore(settings.feedback_db)
-        self.cooldowns = commands.CooldownMapping.from_cooldown(
-            settings.cooldown_rate, settings.cooldown_per, commands.BucketType.user)
+        # Votes, cooldowns, story choices and reloads: whatever the processes serving this bot share.
+        self.state: SharedState = state if state is not None else open_state(settings)
+        self._reload_waiters: list[tuple[str | None, asyncio.Future[str]]] = []
         self._warned: dict[int, float] = {}  # user id -> until when a cooldown notice was given
         self._reload_lock = asyncio.Lock()
         self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
@@ -161,6 +162,8 @@ class StoryBot(commands.Bot):
         await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
+        await self.state.start()
+        self.state.on_reload(self._reload_announced)
         if self.story is None:
             started = time.perf_counter()
             self.story = await asyncio.to_thread(load_story, self.settings)
@@ -211,9 +214,10 @@ class StoryBot(commands.Bot):
 
     # answering ----------------------------------------------------------------------------
 
-    def cooldown(self, user_id: int) -> float | None:
-        """Seconds until ``user_id`` may ask again, or None (and the question is counted)."""
-        return self.cooldowns.update_rate_limit(_UserKey(user_id))
+    async def cooldown(self, user_id: int) -> float | None:
+        """Seconds until ``user_id`` may ask again, or None (and the question is counted, in every process)."""
+        s = self.settings
+        return await self.state.hit_cooldown(user_id, rate=s.cooldown_rate, per=s.cooldown_per)
 
     def should_warn(self, user_id: int, retry_after: float) -> bool:
         """True once per cooldown window, so a flood is not answered by a flood of notices."""
@@ -247,6 +251,7 @@ class StoryBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        await self.state.close()
         self._answer_pool.shutdown(wait=False, cancel_futures=True)
 
     def remember_thread(self, thread_id: int, question: str) -> None:
@@ -272,6 +277,27 @@ class StoryBot(commands.Bot):
             return True
         role = self.settings.admin_role
         return bool(role) and any(r.id == role for r in getattr(user, "roles", ()))
+
+    async def request_reload(self, story: str | None, source: str) -> str:
+        """Announce a reload to every process (``bot.state``) and return what this process made of it."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        waiter = (story, done)
+        self._reload_waiters.append(waiter)
+        try:
+            log.info("reload of %s requested (%s)", story or "every story", source)
+            await self.state.announce_reload(story)
+            return await asyncio.wait_for(asyncio.shield(done), RELOAD_WAIT)
+        except asyncio.TimeoutError:
+            return "The reload was announced but has not finished here yet; the log will say when it does."
+        finally:
+            self._reload_waiters.remove(waiter)
+
+    async def _reload_announced(self, story: str | None) -> None:
+        """A reload announced by any process (this one included): do it here, then wake who asked."""
+        ok, text = await self.reload_story("announced")
+        for wanted, done in list(self._reload_waiters):
+            if wanted == story and not done.done():
+                done.set_result(text)
 
     async def reload_story(self, source: str) -> tuple[bool, str]:
         """Build the story again off the loop and swap it in; on failure keep the old one and say why."""
@@ -337,15 +363,6 @@ def _answer_and_render(story: Story, question: str, context: str | None) -> tupl
     started = time.perf_counter()
     answer = story.ask(question, context=context, k=ASK_K)
     return answer, render.answer_embed(answer, 0), time.perf_counter() - started
-
-
-class _UserKey:
-    """What CooldownMapping's user bucket reads (``.author.id``), for messages and interactions alike."""
-
-    __slots__ = ("author",)
-
-    def __init__(self, user_id: int) -> None:
-        self.author = discord.Object(user_id)
 
 
 # running -------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from ..core.models import Answer
-from ..feedback import FeedbackStore, Vote
+from ..feedback import Vote
+from ..shared_state import SharedState
 from . import render
 
 if TYPE_CHECKING:
@@ -60,12 +61,12 @@ class LiveViews:
 class AnswerView(discord.ui.View):
     """Paging and feedback for one answer."""
 
-    def __init__(self, answer: Answer, feedback: FeedbackStore, *, timeout: float | None = TIMEOUT,
+    def __init__(self, answer: Answer, state: SharedState, *, timeout: float | None = TIMEOUT,
                  live: LiveViews | None = None, first_page: discord.Embed | None = None) -> None:
         super().__init__(timeout=timeout)
         self.answer = answer
         self._first_page = first_page  # page 0, rendered off the event loop with the answer
-        self.feedback = feedback
+        self.state = state
         self.live = live
         self.answer_id = uuid.uuid4().hex[:16]
         self.page = 0
@@ -130,7 +131,7 @@ class AnswerView(discord.ui.View):
             context=self.answer.context,
         )
         try:
-            await asyncio.to_thread(self.feedback.record, vote)
+            await self.state.record_vote(vote)
         except Exception:
             log.exception("could not record a vote (answer %s, question %r)", self.answer_id, self.answer.question)
             text = "Sorry, I couldn't record that just now; the operator will see why in the log."

@@ -31,7 +31,7 @@ class Admin(commands.Cog):
     async def reload(self, interaction: discord.Interaction) -> None:
         """Re-read the article folder and swap in the new index (owner only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        ok, text = await self.bot.reload_story(f"/reload by {interaction.user.id}")
+        text = await self.bot.request_reload(None, f"/reload by {interaction.user.id}")
         await interaction.followup.send(render.content(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
 

@@ -54,7 +54,7 @@ class Ask(commands.Cog):
         defer is only needed when a big index or a burst makes the answer late.
         """
         bot = self.bot
-        retry = bot.cooldown(interaction.user.id)
+        retry = await bot.cooldown(interaction.user.id)
         if retry is not None:
             await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
@@ -76,7 +76,7 @@ class Ask(commands.Cog):
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
         answer, first_page = await task
-        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
+        view = AnswerView(answer, bot.state, live=bot.live_views, first_page=first_page)
         sent: discord.Message | None
         if deferred:
             sent = await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
@@ -136,7 +136,7 @@ class Ask(commands.Cog):
 
     async def _answer_message(self, message: discord.Message, question: str) -> None:
         bot = self.bot
-        retry = bot.cooldown(message.author.id)
+        retry = await bot.cooldown(message.author.id)
         if retry is not None:
             if bot.should_warn(message.author.id, retry):
                 await self._send(message, content=render.cooldown_text(retry))
@@ -144,7 +144,7 @@ class Ask(commands.Cog):
         channel = message.channel
         context = bot.thread_context(channel)
         answer, first_page = await bot.answer(question, context=context)
-        view = AnswerView(answer, bot.feedback, live=bot.live_views, first_page=first_page)
+        view = AnswerView(answer, bot.state, live=bot.live_views, first_page=first_page)
         if context is not None:
             bot.remember_thread(channel.id, answer.question or question)
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
