@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("bot.core.corpus").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](settings, args)
-    except UserError as exc:
+    except (UserError, SettingsError) as exc:  # SettingsError: e.g. a database URL without psycopg
         print(f"storybot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

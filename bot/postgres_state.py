@@ -12,7 +12,7 @@ While PostgreSQL is unreachable the bot keeps answering:
   lock) and sent when the server is back. The upsert is keyed by (answer, voter) and keeps the
   latest vote by its own time, so a vote sent twice (a reply lost in the outage, two processes
   flushing one spool) is still stored once;
-- cooldowns are counted in the process, with the same fixed window, until the server is back;
+- cooldowns are counted in the process (LocalState's sliding window) until the server is back;
 - story choices are served from a cache that the broadcasts keep current (reloaded whole on
   every reconnect, so a broadcast missed in an outage does not leave it stale);
 - a reload announced in an outage reloads this process only (the others did not hear it).
@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 
 from .feedback import Vote
+from .local_state import SlidingWindow
 from .feedback import _voter_key as voter_key  # the same hash as the SQLite store
 from .shared_state import ReloadCallback
 
@@ -58,8 +59,8 @@ CREATE TABLE IF NOT EXISTS storybot_votes (
 );
 CREATE TABLE IF NOT EXISTS storybot_cooldowns (
     user_id bigint PRIMARY KEY,
-    window_start double precision NOT NULL,
-    used integer NOT NULL
+    hits double precision[] NOT NULL,  -- times (server clock) of the user's last `rate` questions
+    refused boolean NOT NULL  -- whether the latest question was refused
 );
 CREATE TABLE IF NOT EXISTS storybot_story_choices (
     guild_id bigint NOT NULL,
@@ -81,42 +82,24 @@ ON CONFLICT (answer_id, voter) DO UPDATE SET
 WHERE v.at <= EXCLUDED.at
 """
 
-# One statement, so the row lock makes it atomic across every process: the window starts at the
-# user's first question (as discord.py's cooldowns do), on the server's clock (hosts may disagree).
+# One statement, so the row lock makes it atomic across every process; the same sliding window as
+# LocalState's (no burst of twice the rate across a window boundary), on the server's clock (hosts
+# may disagree), read after the row lock is taken so each user's times only grow.
 HIT_COOLDOWN = """
-WITH now AS (SELECT extract(epoch FROM clock_timestamp())::double precision AS t)
-INSERT INTO storybot_cooldowns AS c (user_id, window_start, used)
-SELECT %(user)s, now.t, 1 FROM now
-ON CONFLICT (user_id) DO UPDATE SET
-    window_start = CASE WHEN c.window_start + %(per)s <= (SELECT t FROM now) THEN (SELECT t FROM now)
-                        ELSE c.window_start END,
-    used = CASE WHEN c.window_start + %(per)s <= (SELECT t FROM now) THEN 1
-                ELSE LEAST(c.used + 1, %(rate)s + 1) END
-RETURNING used, window_start + %(per)s - (SELECT t FROM now)
+INSERT INTO storybot_cooldowns AS c (user_id, hits, refused)
+VALUES (%(user)s, ARRAY[extract(epoch FROM clock_timestamp())::double precision], false)
+ON CONFLICT (user_id) DO UPDATE SET (hits, refused) = (
+    SELECT CASE WHEN cardinality(k.kept) < %(rate)s THEN k.kept || k.now ELSE k.kept END,
+           cardinality(k.kept) >= %(rate)s
+    FROM (SELECT n.now, coalesce((SELECT array_agg(t ORDER BY t) FROM unnest(c.hits) AS t
+                                  WHERE n.now - t < %(per)s), '{}') AS kept
+          FROM (SELECT extract(epoch FROM clock_timestamp())::double precision AS now) AS n) AS k)
+RETURNING refused, %(per)s - (extract(epoch FROM clock_timestamp())::double precision - hits[1])
 """
 
 
 class StateUnavailable(RuntimeError):
     """PostgreSQL cannot be reached right now and the operation cannot wait (a story choice)."""
-
-
-class WindowCounter:
-    """Per-user fixed windows in this process: the fallback while PostgreSQL is unreachable."""
-
-    def __init__(self) -> None:
-        self._windows: dict[int, tuple[float, int]] = {}  # user -> (window start, questions in it)
-
-    def hit(self, user_id: int, *, rate: int, per: float, now: float | None = None) -> float | None:
-        now = time.monotonic() if now is None else now
-        start, used = self._windows.get(user_id, (now, 0))
-        if start + per <= now:
-            start, used = now, 0
-        if used >= rate:
-            return start + per - now
-        self._windows[user_id] = (start, used + 1)
-        if len(self._windows) > 50_000:  # bounded: forget windows that have ended
-            self._windows = {k: w for k, w in self._windows.items() if w[0] + per > now}
-        return None
 
 
 def vote_row(vote: Vote, at: float) -> dict[str, Any]:
@@ -197,7 +180,7 @@ class PostgresState:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_backoff = max_backoff
-        self.local_cooldowns = WindowCounter()
+        self.local_cooldowns = SlidingWindow()  # the fallback while the server is unreachable
         self._choices: dict[tuple[int, int], str] = {}
         self._callbacks: list[ReloadCallback] = []
         self._cmd: psycopg.AsyncConnection | None = None
@@ -376,9 +359,9 @@ class PostgresState:
         try:
             rows = await self._command(HIT_COOLDOWN, dict(user=user_id, rate=rate, per=float(per)))
         except StateUnavailable:
-            return self.local_cooldowns.hit(user_id, rate=rate, per=per)
-        used, retry_after = rows[0]
-        return None if used <= rate else max(0.0, float(retry_after))
+            return self.local_cooldowns.hit(user_id, rate, per)
+        refused, retry_after = rows[0]
+        return max(0.0, float(retry_after)) if refused else None
 
     # story choices --------------------------------------------------------------------------------
 
@@ -439,4 +422,4 @@ def votes_in(url: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-__all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "WindowCounter", "votes_in", "vote_row"]
+__all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "votes_in", "vote_row"]

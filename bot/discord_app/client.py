@@ -105,12 +105,17 @@ class StoryBot(commands.Bot):
         # that are neither mentions nor DMs (listed channels, follow-ups in threads).
         intents.message_content = bool(settings.channels) or settings.threads
         intents.presences = intents.members = False
+        shards = {}
+        if isinstance(self, commands.AutoShardedBot):  # ShardedStoryBot: this process's group of shards
+            shards = dict(shard_count=settings.shard_count,
+                          shard_ids=list(settings.shard_ids) if settings.shard_ids else None)
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: no text commands, on_message is ours
             help_command=None,
             intents=intents,
             allowed_mentions=NO_PINGS,
             max_messages=None,  # nothing needs the message cache; saves memory on busy servers
+            **shards,
         )
         self.settings = settings
         self.story: Story | None = story
@@ -348,6 +353,18 @@ class StoryBot(commands.Bot):
         log.exception("unhandled error in %s", event_method)
 
 
+class ShardedStoryBot(StoryBot, commands.AutoShardedBot):
+    """StoryBot on the gateway shards ``settings.shard_ids`` of ``settings.shard_count``: one process per
+    group of shards, on one host or many; what they share lives in ``bot.state`` (PostgreSQL)."""
+
+
+def make_bot(settings: Settings, **kwargs: object) -> StoryBot:
+    """The bot for ``settings``: sharded (discord.py's AutoShardedBot) when STORYBOT_SHARD_COUNT is set,
+    else the plain one-connection bot."""
+    cls = ShardedStoryBot if settings.shard_count else StoryBot
+    return cls(settings, **kwargs)  # type: ignore[arg-type]
+
+
 def _freeze_heap() -> None:
     """Keep the story (millions of objects on a big corpus) out of the garbage collector's full passes.
 
@@ -378,8 +395,8 @@ def _reason(exc: BaseException) -> str:
 EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)
 GATEWAY_FATAL = {
     4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
-    4010: "invalid shard; storybot runs one shard, so check nothing else sets sharding",
-    4011: "this bot is in too many servers for one connection; it needs sharding (AutoShardedClient)",
+    4010: "invalid shard; check STORYBOT_SHARD_IDS and STORYBOT_SHARD_COUNT (the same count in every process)",
+    4011: "this bot is in too many servers for one connection; set STORYBOT_SHARD_COUNT (see the README)",
     4012: "invalid API version; discord.py needs updating",
     4013: "invalid intents; this discord.py does not match the gateway",
 }
@@ -439,7 +456,7 @@ async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
 async def run_discord(settings: Settings) -> int:
     """Run the bot until SIGTERM/SIGINT; SIGHUP reloads the story. Returns the exit code."""
     loop = asyncio.get_running_loop()
-    bot = StoryBot(settings)
+    bot = make_bot(settings)
     handled: list[int] = []
 
     def reload_on_hup() -> None:
