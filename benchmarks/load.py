@@ -154,7 +154,7 @@ async def bot_main(corpus: str, cache_dir: Path, n_questions: int) -> int:
             out = {"max_stall_ms": stall["max"] * 1000, "max_gc_ms": stall["gc"] * 1000}
             for _ in range(3):
                 gc.collect()
-            out.update(rss_mb=_rss_mb(), tasks=len(asyncio.all_tasks()), live_views=len(bot.live_views),
+            out.update(rss_mb=_rss_mb(), tasks=len(asyncio.all_tasks()), live_views=len(bot._connection._view_store._views),
                        passages=len(story.passages))
             stall["max"] = stall["gc"] = 0.0
             stall["skip"] = 1.0

@@ -73,6 +73,9 @@ class Settings:
     """storybot's configuration. Build it with :meth:`from_env`."""
 
     seeds: Path = PACKAGE_SEEDS
+    stories: Path | None = None  # a folder of stories (one per subfolder); None: the one story in `seeds`
+    default_story: str | None = None  # with `stories`: the story where none was chosen (None: the first by name)
+    story_budget: int = 4  # stories kept loaded at once; the least recently used is unloaded past it
     discord_token: str | None = field(default=None, repr=False)
     api_base: str = DEFAULT_API_BASE
     guild: int | None = None
@@ -113,8 +116,12 @@ class Settings:
         if shard_ids is not None and shard_count is not None and shard_ids[-1] >= shard_count:
             raise SettingsError(f"STORYBOT_SHARD_IDS must be below STORYBOT_SHARD_COUNT ({shard_count}), "
                                 f"not {shard_ids[-1]}")
+        stories = merged.get("STORYBOT_STORIES", "").strip()
         return cls(
             seeds=Path(seeds).expanduser() if seeds else PACKAGE_SEEDS,
+            stories=Path(stories).expanduser() if stories else None,
+            default_story=merged.get("STORYBOT_DEFAULT_STORY", "").strip() or None,
+            story_budget=_int(merged, "STORYBOT_STORY_BUDGET", 4, minimum=1),
             discord_token=token,
             api_base=(merged.get("DISCORD_API_BASE", "").strip() or DEFAULT_API_BASE).rstrip("/"),
             guild=guild or None,
@@ -134,3 +141,7 @@ class Settings:
     def with_seeds(self, seeds: Path | str | None) -> "Settings":
         """The same settings pointed at another story folder (``--seeds``)."""
         return self if seeds is None else replace(self, seeds=Path(seeds))
+
+    def with_stories(self, stories: Path | str | None) -> "Settings":
+        """The same settings serving the stories in another folder (``--stories``)."""
+        return self if stories is None else replace(self, stories=Path(stories))

@@ -40,7 +40,11 @@ def cites(payload: dict) -> bool:
 async def test_commands_synced_to_the_guild_with_their_options(fake, bot):
     [sync] = fake.find("PUT", rf"^/applications/{fake.app_id}/guilds/{fake.guild_id}/commands$")
     commands = {c["name"]: c for c in sync.json}
-    assert set(commands) == {"ask", "sources", "source", "help", "reload", "Ask storybot"}
+    assert set(commands) == {"ask", "sources", "source", "story", "help", "reload", "Ask storybot"}
+    story = {o["name"]: o for o in commands["story"]["options"]}
+    assert set(story) == {"show", "set", "clear"} and all(o["type"] == 1 for o in story.values())  # subcommands
+    assert {o["name"]: o for o in story["set"]["options"]}["story"]["autocomplete"] is True
+    assert {o["name"]: o for o in commands["reload"]["options"]}["story"]["autocomplete"] is True
     ask = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask["question"]["type"] == 3 and ask["question"]["required"] is True
     assert ask["private"]["type"] == 5 and not ask["private"].get("required")

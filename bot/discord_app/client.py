@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -28,18 +29,19 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from ..core.library import Library, StoryUnavailable, story_key
 from ..core.models import Answer
 from ..core.story import CorpusError, Story
 from ..settings import DEFAULT_API_BASE, Settings
 from ..shared_state import SharedState, open_state
 from . import render
+from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
-from .views import LiveViews
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_USAGE = 0, 2
-COGS = ("ask", "sources", "help", "admin")
+COGS = ("ask", "sources", "story", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
 RELOAD_WAIT = 600.0  # seconds /reload waits for this process's reload before saying it is still going
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
@@ -55,13 +57,28 @@ def load_story(settings: Settings, warn: Callable[[str], None] | None = None) ->
 
     Blocking (reads files, may build the index): call it through ``asyncio.to_thread``.
     """
+    return load_folder(settings.seeds, settings, warn)
+
+
+def load_folder(folder: Path, settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
+    """The story in ``folder``, through the index cache (``settings.cache_dir``). Blocking."""
     try:
         from ..core.cache import load_story as load_cached
     except ModuleNotFoundError as exc:  # the cache is optional; any other import error is a real bug
         if exc.name != f"{__package__.rsplit('.', 1)[0]}.core.cache":
             raise
-        return Story.from_folder(settings.seeds)
-    return load_cached(settings.seeds, cache_dir=settings.cache_dir, warn=warn or log.warning)
+        return Story.from_folder(folder)
+    return load_cached(folder, cache_dir=settings.cache_dir, warn=warn or log.warning)
+
+
+def open_library(settings: Settings, story: Story | None = None) -> Library:
+    """The stories ``settings`` name (``STORYBOT_STORIES``, else ``STORYBOT_SEEDS``); ``story`` preloaded as the default."""
+    library = Library.from_folders(stories_dir=settings.stories, seeds=settings.seeds, budget=settings.story_budget,
+                                   default=settings.default_story,
+                                   loader=functools.partial(load_folder, settings=settings))
+    if story is not None:
+        library._put(library.default, story)
+    return library
 
 
 def point_discord_py_at(api_base: str) -> None:
@@ -118,7 +135,8 @@ class StoryBot(commands.Bot):
             **shards,
         )
         self.settings = settings
-        self.story: Story | None = story
+        self._preloaded = story  # tests share one built story; else setup_hook loads the default
+        self.library: Library | None = None  # the stories served; made in setup_hook (a bad folder stops start-up)
         # Votes, cooldowns, story choices and reloads: whatever the processes serving this bot share.
         self.state: SharedState = state if state is not None else open_state(settings)
         self._reload_waiters: list[tuple[str | None, asyncio.Future[str]]] = []
@@ -126,7 +144,6 @@ class StoryBot(commands.Bot):
         self._reload_lock = asyncio.Lock()
         self.thread_questions: OrderedDict[int, str] = OrderedDict()  # thread id -> its latest question
         self.failed_cogs: dict[str, str] = {}
-        self.live_views = LiveViews()  # answers whose buttons still work (bounded)
         self._answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="storybot-answer")
         self.answers_in_flight = 0
         self.answer_seconds = 0.05  # recent time one answer takes on a worker (updated as they come)
@@ -169,12 +186,22 @@ class StoryBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.state.start()
         self.state.on_reload(self._reload_announced)
-        if self.story is None:
-            started = time.perf_counter()
-            self.story = await asyncio.to_thread(load_story, self.settings)
-            log.info("story loaded from %s: %s in %.1f s", self.settings.seeds, describe(self.story),
-                     time.perf_counter() - started)
+        if self.library is None:
+            try:
+                self.library = open_library(self.settings, self._preloaded)
+            except StoryUnavailable as exc:
+                raise CorpusError(str(exc)) from None
+            self._preloaded = None
+        library = self.library
+        if library.peek(library.default) is None:  # the default story ready before the first question
+            try:
+                await asyncio.to_thread(library.get, library.default)
+            except StoryUnavailable as exc:
+                if self.settings.stories is None:
+                    raise CorpusError(str(exc).split(": ", 1)[-1]) from None  # the one story: nothing to serve
+                log.error("%s; the other stories still serve", exc)
         self.tree.on_error = self.on_app_command_error
+        self.add_dynamic_items(*DYNAMIC_ITEMS)  # answer buttons: they work on any message, sent before a restart too
         for name in COGS:
             try:
                 await self.load_extension(f"{__package__}.cogs.{name}")
@@ -203,14 +230,14 @@ class StoryBot(commands.Bot):
         log.info("connected as %s (%s) in %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """A button on an answer whose view has stopped (timed out, pushed out, or before a restart):
-        say so, instead of leaving Discord to show "This interaction failed"."""
+        """A button from an older storybot, whose custom id no button of today reads: say so,
+        instead of leaving Discord to show "This interaction failed"."""
         if interaction.type is not discord.InteractionType.component:
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
-        if custom_id.startswith(BUTTON_PREFIX) and custom_id.rsplit(":", 1)[-1] not in self.live_views:
+        if custom_id.startswith(BUTTON_PREFIX) and not is_ours(custom_id):
             await tell_user_something_went_wrong(
-                interaction, "These buttons have expired. Ask again with /ask to get fresh ones.")
+                interaction, "These buttons are from an older version of storybot. Ask again with /ask to get fresh ones.")
 
     async def on_message(self, message: discord.Message) -> None:
         # No text commands: the ask cog listens for questions. (Overriding this keeps
@@ -234,16 +261,46 @@ class StoryBot(commands.Bot):
             self._warned = {k: v for k, v in self._warned.items() if v > now}
         return True
 
-    async def answer(self, question: str, *, context: str | None = None) -> tuple[Answer, discord.Embed]:
-        """Ask the current story and render the answer's first page, off the event loop (a big index,
-        or a burst of questions, must not stall the bot): on the answer workers, in arrival order."""
-        story = self.story  # one read: a reload swapping mid-question does not mix two stories
+    @property
+    def story(self) -> Story | None:
+        """The default story, when it is loaded."""
+        return self.library.peek(self.library.default) if self.library is not None else None
+
+    async def story_for(self, guild_id: int | None, channel: object) -> str:
+        """The story chosen for ``channel`` (a thread follows its parent channel), else for the server,
+        else the default. A choice is returned even when that story is gone: never another story silently."""
+        assert self.library is not None
+        channel_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else getattr(channel, "id", None)
+        choice = await self.state.story_choice(guild_id, channel_id)
+        return self.library.resolve(choice) or choice if choice else self.library.default
+
+    async def open_story(self, name: str) -> Story:
+        """The story called ``name``, loaded off the loop if it is not in memory; raises StoryUnavailable."""
+        assert self.library is not None
+        story = self.library.peek(name)
         if story is None:
-            raise RuntimeError("the story is not loaded yet")
+            story = await asyncio.to_thread(self.library.get, name)
+        return story
+
+    async def answer(self, question: str, *, story: str | None = None,
+                     context: str | None = None) -> tuple[Answer, discord.Embed]:
+        """Ask ``story`` (default: the default story) and render the answer's first page, off the event loop
+        (a big index, or a burst of questions, must not stall the bot): on the answer workers, in arrival order.
+
+        A story that cannot be served gives a notice, never an answer from another story.
+        """
+        assert self.library is not None
+        name = story or self.library.default
+        try:
+            loaded = await self.open_story(name)  # one read: a reload swapping mid-question does not mix two stories
+        except StoryUnavailable as exc:
+            notice = f"Sorry: {exc}. A server admin can pick another story with /story set."
+            answer = Answer(question, (), None, None, 0.0, False, notice=notice[:1].upper() + notice[1:])
+            return answer, render.answer_embed(answer, 0, story=name)
         self.answers_in_flight += 1
         try:
             answer, embed, seconds = await asyncio.get_running_loop().run_in_executor(
-                self._answer_pool, functools.partial(_answer_and_render, story, question, context))
+                self._answer_pool, functools.partial(_answer_and_render, loaded, question, context, name))
         finally:
             self.answers_in_flight -= 1
         self.answer_seconds += (seconds - self.answer_seconds) / 10  # a moving average, for busy()
@@ -299,33 +356,26 @@ class StoryBot(commands.Bot):
 
     async def _reload_announced(self, story: str | None) -> None:
         """A reload announced by any process (this one included): do it here, then wake who asked."""
-        ok, text = await self.reload_story("announced")
+        ok, text = await self.reload_stories(story, "announced")
         for wanted, done in list(self._reload_waiters):
             if wanted == story and not done.done():
                 done.set_result(text)
 
     async def reload_story(self, source: str) -> tuple[bool, str]:
-        """Build the story again off the loop and swap it in; on failure keep the old one and say why."""
+        """Reload every story in this process only (SIGHUP)."""
+        return await self.reload_stories(None, source)
+
+    async def reload_stories(self, story: str | None, source: str) -> tuple[bool, str]:
+        """Build ``story`` (``None``: every loaded one) again off the loop and swap it in; a story that
+        fails keeps its previous version and the text says why. True when nothing failed."""
+        assert self.library is not None
         async with self._reload_lock:
-            before = describe(self.story)
-            started = time.perf_counter()
-            try:
-                story = await asyncio.to_thread(load_story, self.settings)
-            except CorpusError as exc:
-                reason = str(exc)
-            except Exception as exc:  # keep serving whatever happens
-                log.exception("reload (%s) failed", source)
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                self.story = story  # the swap: one assignment, questions in flight keep the old story
-                _freeze_heap()
-                text = (f"Reloaded the story from {self.settings.seeds}: {describe(story)} "
-                        f"(before: {before}), in {time.perf_counter() - started:.1f} s.")
-                log.info("reload (%s): %s", source, text)
-                return True, text
-            text = f"Reload failed: {reason}. Still answering from the story loaded before ({before})."
-            log.error("reload (%s): %s", source, text)
-            return False, text
+            results = await asyncio.to_thread(self.library.reload, story)
+            _freeze_heap()
+        ok = all(r.ok for r in results)
+        text = "\n".join(r.text for r in results) or "No story is loaded yet: each loads when first asked about."
+        log.log(logging.INFO if ok else logging.ERROR, "reload (%s): %s", source, text.replace("\n", " | "))
+        return ok, text
 
     # errors -------------------------------------------------------------------------------------
 
@@ -334,6 +384,9 @@ class StoryBot(commands.Bot):
         """Log the real error with its context; the user gets a short private message."""
         original = getattr(error, "original", error)
         command = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(error, app_commands.NoPrivateMessage):
+            await tell_user_something_went_wrong(interaction, "That command works in a server, not in DMs.")
+            return
         if isinstance(error, (AdminOnly, app_commands.CheckFailure)):
             log.warning("refused /%s to user %s: not an admin", command, interaction.user.id)
             await tell_user_something_went_wrong(
@@ -376,10 +429,11 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _answer_and_render(story: Story, question: str, context: str | None) -> tuple[Answer, discord.Embed, float]:
+def _answer_and_render(story: Story, question: str, context: str | None,
+                       name: str) -> tuple[Answer, discord.Embed, float]:
     started = time.perf_counter()
     answer = story.ask(question, context=context, k=ASK_K)
-    return answer, render.answer_embed(answer, 0), time.perf_counter() - started
+    return answer, render.answer_embed(answer, 0, story=name), time.perf_counter() - started
 
 
 # running -------------------------------------------------------------------------------------
@@ -418,7 +472,7 @@ async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
             _say("error: Discord rejected DISCORD_TOKEN (401 Unauthorized): "
                  "copy the bot token again from the Developer Portal (Bot > Reset Token)")
             return EXIT_USAGE
-        except CorpusError as exc:
+        except (CorpusError, StoryUnavailable) as exc:
             _say(f"error: {exc}")
             return EXIT_USAGE
         except UNREACHABLE as exc:

@@ -200,11 +200,14 @@ def _hit_field(hit: Hit, stems: frozenset[str], answered: bool) -> tuple[str, st
     return shorten_markdown(name, FIELD_NAME), shorten_markdown(value, FIELD_VALUE)
 
 
-def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> discord.Embed:
+def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE, *, story: str | None = None) -> discord.Embed:
     """The answer as one embed: the sentence first, then a page of passages with citations.
 
     Page 0 holds the answering sentence and the top passages; later pages the
-    next hits. The footer gives the confidence and where to read a passage in full.
+    next hits. The footer names the story, gives the confidence and where to
+    read a passage in full. The question is in the title, and in full on the
+    first line when the title had to cut it: a button reads it back from there
+    (:func:`question_of`), so it works on a message sent before a restart.
     """
     stems = frozenset(answer.terms)
     total = pages(answer, per_page)
@@ -212,8 +215,10 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> dis
     question = plain(answer.question)
     title = "Your question" if not question else f"Q: {escaped_within(question, TITLE - 3)}"
     lines: list[str] = []
+    if question and unescape(title[3:]) != question:
+        lines.append(f"{FULL_QUESTION}{escaped_within(question, 1500)}")
     if answer.context:
-        lines.append(f"*Reading this with your earlier question: \u201c{escaped_within(answer.context, 300)}\u201d*")
+        lines.append(f"{CONTEXT_OPEN}{escaped_within(answer.context, 1200)}{CONTEXT_CLOSE}")
     if answer.notice:
         lines.append(escaped_within(answer.notice, 500))
     if answer.hits and answer.answered and answer.sentence:
@@ -231,19 +236,75 @@ def answer_embed(answer: Answer, page: int = 0, per_page: int = PER_PAGE) -> dis
     for hit in shown:
         name, value = _hit_field(hit, stems, answer.answered)
         embed.add_field(name=name, value=value, inline=False)
+    named = f"Story: {plain(story)}" if story else ""
     if answer.hits:
         first = shown[0].passage.citation
         conf = f"Confidence {answer.confidence:.0%}" if answer.answered else f"Low confidence ({answer.confidence:.0%})"
         span = f"{shown[0].rank}" if len(shown) == 1 else f"{shown[0].rank}-{shown[-1].rank}"
         where = f"passage{'s' if len(shown) > 1 else ''} {span} of {len(answer.hits)}"
         embed.set_footer(text=" \u00b7 ".join(x for x in (
-            conf, where, f"full text: /source article:{first.article_number} paragraph:{first.paragraph}") if x))
+            conf, where, f"full text: /source article:{first.article_number} paragraph:{first.paragraph}", named) if x))
+    elif named:
+        embed.set_footer(text=named)
     return fit_embed(embed)
 
 
-def sources_embed(articles: Sequence[Article]) -> discord.Embed:
+FULL_QUESTION = "**Question:** "
+CONTEXT_OPEN = "*Reading this with your earlier question: \u201c"
+CONTEXT_CLOSE = "\u201d*"
+_ESCAPED = re.compile(r"\\([\\*_~|`\[\]()<>#:@\-+.])")
+_FIELD_NAME = re.compile(r"^\[(\d+)\] Article (\d+), paragraph (\d+)")
+
+
+def unescape(text: str) -> str:
+    """The plain text :func:`escape` was given (bold markers of matched words removed too)."""
+    text = text.replace("@\u200b", "@")
+    out, i = [], 0
+    while i < len(text):  # a backslash quotes the next character; an unquoted ** is emphasis, not text
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        elif text.startswith("**", i):
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def question_of(embed: discord.Embed) -> str | None:
+    """The question an answer embed was made for, read back from the message (None if it is not one)."""
+    for line in (embed.description or "").split("\n"):
+        if line.startswith(FULL_QUESTION):
+            return unescape(line[len(FULL_QUESTION):])
+    title = embed.title or ""
+    if title.startswith("Q: "):
+        return unescape(title[3:])
+    return "" if title == "Your question" else None
+
+
+def context_of(embed: discord.Embed) -> str | None:
+    """The earlier question an answer was read with, read back from the message."""
+    for line in (embed.description or "").split("\n"):
+        if line.startswith(CONTEXT_OPEN) and line.endswith(CONTEXT_CLOSE):
+            return unescape(line[len(CONTEXT_OPEN):-len(CONTEXT_CLOSE)])
+    return None
+
+
+def shown_passages(embed: discord.Embed) -> list[tuple[int, int, int]]:
+    """(rank, article number, paragraph) of each passage an answer embed shows."""
+    out = []
+    for field in embed.fields:
+        m = _FIELD_NAME.match(field.name or "")
+        if m:
+            out.append((int(m[1]), int(m[2]), int(m[3])))
+    return out
+
+
+def sources_embed(articles: Sequence[Article], *, story: str | None = None) -> discord.Embed:
     """The story's articles: number, headline linked to its URL, outlet, date, paragraph count."""
-    embed = discord.Embed(title="Sources", colour=COLOR_ANSWERED)
+    title = f"Sources: {escaped_within(story, TITLE - 9)}" if story else "Sources"
+    embed = discord.Embed(title=title, colour=COLOR_ANSWERED)
     lines: list[str] = []
     used = 0
     for i, a in enumerate(articles):
@@ -257,7 +318,8 @@ def sources_embed(articles: Sequence[Article]) -> discord.Embed:
         lines.append(line)
         used += ulen(line) + 1
     embed.description = "\n".join(lines) or "No articles are loaded."
-    embed.set_footer(text="Open one passage with /source article:<number> paragraph:<n>.")
+    named = f"Story: {plain(story)} \u00b7 " if story else ""
+    embed.set_footer(text=f"{named}Open one passage with /source article:<number> paragraph:<n>.")
     return fit_embed(embed)
 
 
@@ -296,6 +358,7 @@ HELP_LINES = (
     "**Mention me** with a question, or **DM me**; in some channels every message is a question.",
     "**Ask storybot** (right-click a message \u2192 Apps) \u2014 answer the question in that message.",
     "**/sources** \u2014 the articles I read; **/source** `article` `paragraph` \u2014 one passage in full.",
+    "**/story show** \u2014 the story this channel asks about; server admins choose one with **/story set**.",
     "Under an answer: **More passages** pages through the next ones; **Helpful** / **Not helpful** tell the operator how I did.",
     "In a thread I opened, a follow-up is read with your earlier question.",
 )

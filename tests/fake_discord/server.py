@@ -582,6 +582,7 @@ class FakeDiscord:
         elif kind in (6, 7):
             target = inter.get("message")
             if target is not None:
+                inter["original"] = self.messages.get(int(target["id"]), target)  # '@original' is the pressed message
                 msg = self._edit(int(target["id"]), data) if kind == 7 else self.messages.get(int(target["id"]), target)
                 resource["message"] = msg
                 response["response_message_id"] = msg["id"]
@@ -609,7 +610,8 @@ class FakeDiscord:
         return self._edit(int(msg["id"]), body)
 
     def _base_interaction(self, kind: int, data: dict[str, Any], user: dict[str, Any] | None,
-                          channel_id: int | None, dm: bool, roles: list[int], age: float = 0.0) -> dict[str, Any]:
+                          channel_id: int | None, dm: bool, roles: list[int], age: float = 0.0,
+                          permissions: int | None = None) -> dict[str, Any]:
         user = user or self.user()
         iid = snowflake(time.time() - age)
         token = f"itoken-{iid}"
@@ -627,19 +629,20 @@ class FakeDiscord:
             channel = self.channels[cid]
             inter.update(channel_id=str(cid), channel=channel, guild_id=channel["guild_id"], context=0,
                          guild_locale="en-US", member=self.member(user, roles))
-            inter["member"]["permissions"] = str((1 << 11) | (1 << 10))
+            inter["member"]["permissions"] = str((1 << 11) | (1 << 10) if permissions is None else permissions)
             inter["guild"] = {"id": channel["guild_id"], "locale": "en-US", "features": []}
         return inter
 
     async def interact(self, kind: int, data: dict[str, Any], *, user: dict[str, Any] | None = None,
                        channel_id: int | None = None, dm: bool = False, roles: list[int] = (),
-                       message: dict[str, Any] | None = None, age: float = 0.0) -> Interaction:
+                       message: dict[str, Any] | None = None, age: float = 0.0,
+                       permissions: int | None = None) -> Interaction:
         """Inject an INTERACTION_CREATE of any type; returns its id and token.
 
         ``age`` makes the interaction that many seconds old (its id carries the time),
         as when Discord delivers it late: the bot then has less of its 3 s left.
         """
-        inter = self._base_interaction(kind, data, user, channel_id, dm, list(roles), age)
+        inter = self._base_interaction(kind, data, user, channel_id, dm, list(roles), age, permissions)
         if message is not None:
             inter["message"] = message
         self._interactions[inter["token"]] = inter
@@ -659,20 +662,28 @@ class FakeDiscord:
         return 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float) else 3
 
     async def slash(self, name: str, *, user: dict[str, Any] | None = None, channel_id: int | None = None,
-                    dm: bool = False, roles: list[int] = (), age: float = 0.0, **options: Any) -> Interaction:
-        """Inject a slash command as a user runs it: ``await fake.slash("ask", question="...")``."""
+                    dm: bool = False, roles: list[int] = (), age: float = 0.0, subcommand: str | None = None,
+                    permissions: int | None = None, **options: Any) -> Interaction:
+        """Inject a slash command as a user runs it: ``await fake.slash("ask", question="...")``;
+        ``subcommand`` for a group (``fake.slash("story", subcommand="set", story="x")``); ``permissions``
+        the member's permission bits in the channel (default: view channel and send messages)."""
         cmd = self._command(name)
-        data = {"id": cmd["id"], "name": name, "type": 1,
-                "options": [{"name": k, "type": self._option_type(v), "value": v} for k, v in options.items()]}
+        opts = [{"name": k, "type": self._option_type(v), "value": v} for k, v in options.items()]
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data = {"id": cmd["id"], "name": name, "type": 1, "options": opts}
         if cmd.get("guild_id"):
             data["guild_id"] = cmd["guild_id"]
-        return await self.interact(2, data, user=user, channel_id=channel_id, dm=dm, roles=roles, age=age)
+        return await self.interact(2, data, user=user, channel_id=channel_id, dm=dm, roles=roles, age=age,
+                                   permissions=permissions)
 
     async def autocomplete(self, name: str, option: str, value: str, *, user: dict[str, Any] | None = None,
-                           **others: Any) -> Interaction:
+                           subcommand: str | None = None, **others: Any) -> Interaction:
         cmd = self._command(name)
         opts = [{"name": k, "type": self._option_type(v), "value": v} for k, v in others.items()]
         opts.append({"name": option, "type": 3, "value": value, "focused": True})
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
         return await self.interact(4, {"id": cmd["id"], "name": name, "type": 1, "options": opts}, user=user)
 
     async def context_menu(self, name: str, target: dict[str, Any], *, user: dict[str, Any] | None = None) -> Interaction:

@@ -2,9 +2,12 @@
 
 The command is hidden from members without Manage Server (``default_permissions``),
 but that is only a client-side default a server admin can change, so the
-owner/role check runs again here on every call.
+owner/role check runs again here on every call. The reload is announced
+through ``bot.state``, so every process serving the bot reloads.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import discord
 from discord import app_commands
@@ -21,6 +24,16 @@ async def _admin_only(interaction: discord.Interaction) -> bool:
     raise AdminOnly("not the owner or the admin role")
 
 
+async def story_choices(bot: StoryBot, current: str) -> list[app_commands.Choice[str]]:
+    """Story names for an autocomplete: those containing what was typed, at most 25."""
+    if bot.library is None:
+        return []
+    needle = render.plain(current).lower()
+    names = [n for n in bot.library.names() if needle in n.lower()]
+    return [app_commands.Choice(name=render.shorten(render.plain(n), render.CHOICE_NAME), value=n[:100])
+            for n in names[:25]]
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: StoryBot) -> None:
         self.bot = bot
@@ -28,11 +41,17 @@ class Admin(commands.Cog):
     @app_commands.command(name="reload")
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.check(_admin_only)
-    async def reload(self, interaction: discord.Interaction) -> None:
-        """Re-read the article folder and swap in the new index (owner only)."""
+    @app_commands.describe(story="The story to reload (default: every story)")
+    async def reload(self, interaction: discord.Interaction, story: Optional[str] = None) -> None:
+        """Re-read the article folders and swap in the new indexes (owner only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self.bot.request_reload(None, f"/reload by {interaction.user.id}")
+        text = await self.bot.request_reload(story.strip() if story else None, f"/reload by {interaction.user.id}")
         await interaction.followup.send(render.content(text), ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @reload.autocomplete("story")
+    async def reload_story_choices(self, interaction: discord.Interaction,
+                                   current: str) -> list[app_commands.Choice[str]]:
+        return await story_choices(self.bot, current)
 
 
 async def setup(bot: StoryBot) -> None:

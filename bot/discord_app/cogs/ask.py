@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from .. import render
 from ..client import DEFER_AFTER, NO_PINGS, StoryBot
-from ..views import AnswerView
+from ..views import answer_view
 
 log = logging.getLogger(__name__)
 DEFER_BUDGET = 2.0  # Discord allows 3 s for the first response; keep a second for the network
@@ -60,10 +60,11 @@ class Ask(commands.Cog):
                                                     allowed_mentions=NO_PINGS)
             return
         context = bot.thread_context(interaction.channel)
+        story = await bot.story_for(interaction.guild_id, interaction.channel)
         # Under a burst the answer will wait behind others: acknowledge at once, so every
         # interaction is acknowledged within Discord's 3 s however long the queue is.
         busy = bot.busy()
-        task = asyncio.ensure_future(bot.answer(question, context=context))
+        task = asyncio.ensure_future(bot.answer(question, story=story, context=context))
         age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
         wait = 0.0 if busy else max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age))
         if wait > 0:
@@ -76,14 +77,15 @@ class Ask(commands.Cog):
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
         answer, first_page = await task
-        view = AnswerView(answer, bot.state, live=bot.live_views, first_page=first_page)
+        view = answer_view(answer, story)
+        buttons = {"view": view} if view is not None else {}
         sent: discord.Message | None
         if deferred:
-            sent = await interaction.followup.send(embed=view.embed(), view=view, ephemeral=private,
-                                                   allowed_mentions=NO_PINGS, wait=True)
+            sent = await interaction.followup.send(embed=first_page, ephemeral=private,
+                                                   allowed_mentions=NO_PINGS, wait=True, **buttons)
         else:
-            callback = await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=private,
-                                                               allowed_mentions=NO_PINGS)
+            callback = await interaction.response.send_message(embed=first_page, ephemeral=private,
+                                                               allowed_mentions=NO_PINGS, **buttons)
             sent = getattr(callback, "resource", None)
         asked = answer.question or question
         if isinstance(interaction.channel, discord.Thread) and context is not None:
@@ -143,17 +145,19 @@ class Ask(commands.Cog):
             return
         channel = message.channel
         context = bot.thread_context(channel)
-        answer, first_page = await bot.answer(question, context=context)
-        view = AnswerView(answer, bot.state, live=bot.live_views, first_page=first_page)
+        story = await bot.story_for(message.guild.id if message.guild else None, channel)
+        answer, first_page = await bot.answer(question, story=story, context=context)
+        view = answer_view(answer, story)
+        buttons = {"view": view} if view is not None else {}
         if context is not None:
             bot.remember_thread(channel.id, answer.question or question)
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
             thread = await self._open_thread(message, answer.question or question)
             if thread is not None:
                 bot.remember_thread(thread.id, answer.question or question)
-                await thread.send(embed=view.embed(), view=view, allowed_mentions=NO_PINGS)
+                await thread.send(embed=first_page, allowed_mentions=NO_PINGS, **buttons)
                 return
-        await self._send(message, embed=view.embed(), view=view)
+        await self._send(message, embed=first_page, **buttons)
 
     async def _open_thread(self, message: discord.Message | discord.PartialMessage,
                            question: str) -> discord.Thread | None:

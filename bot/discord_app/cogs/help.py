@@ -16,7 +16,8 @@ class Help(commands.Cog):
     @app_commands.command(name="help")
     async def help(self, interaction: discord.Interaction) -> None:
         """How to ask storybot questions, and what its answers show."""
-        story = self.bot.story
+        name = await self.bot.story_for(interaction.guild_id, interaction.channel)
+        story = self.bot.library.peek(name) if self.bot.library is not None else None
         s = self.bot.settings
         embed = render.help_embed(len(story.articles) if story else 0, len(story.passages) if story else 0,
                                   s.cooldown_rate, s.cooldown_per)

@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from .. import render
+from ...core.library import StoryUnavailable
+from ...core.story import Story
 from ..client import NO_PINGS, StoryBot
 
 
@@ -18,11 +20,26 @@ class Sources(commands.Cog):
 
     @app_commands.command(name="sources")
     async def sources(self, interaction: discord.Interaction) -> None:
-        """List the articles storybot knows: headline, outlet, date and link."""
-        story = self.bot.story
-        articles = story.articles if story else ()
-        await interaction.response.send_message(embed=render.sources_embed(articles), ephemeral=True,
+        """List the articles of this channel's story: headline, outlet, date and link."""
+        name, story = await self._story(interaction)
+        if story is None:
+            await interaction.response.send_message(render.content(name), ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        await interaction.response.send_message(embed=render.sources_embed(story.articles, story=name), ephemeral=True,
                                                 allowed_mentions=NO_PINGS)
+
+    async def _story(self, interaction: discord.Interaction) -> tuple[str, Story | None]:
+        """This channel's story (name, story), or (why it cannot be served, None).
+
+        Loading a story that is not in memory may take longer than Discord's 3 s on a
+        big one; the bot keeps its default story loaded, and others are usually cached.
+        """
+        bot = self.bot
+        name = await bot.story_for(interaction.guild_id, interaction.channel)
+        try:
+            return name, await bot.open_story(name)
+        except StoryUnavailable as exc:
+            return f"Sorry: {exc}.", None
 
     @app_commands.command(name="source")
     @app_commands.describe(article="The article (type to search headlines)",
@@ -30,7 +47,7 @@ class Sources(commands.Cog):
     async def source(self, interaction: discord.Interaction, article: str,
                      paragraph: Optional[app_commands.Range[int, 1, 100_000]] = None) -> None:
         """Show one passage in full with its citation, to check what storybot quoted."""
-        story = self.bot.story
+        _, story = await self._story(interaction)
         found = story.article(article.strip()) if story else None
         if found is None:
             await interaction.response.send_message(
@@ -54,7 +71,8 @@ class Sources(commands.Cog):
 
     @source.autocomplete("article")
     async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        story = self.bot.story
+        name = await self.bot.story_for(interaction.guild_id, interaction.channel)
+        story = self.bot.library.peek(name) if self.bot.library is not None else None
         if story is None:
             return []
         needle = render.plain(current).lower()

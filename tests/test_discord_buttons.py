@@ -1,0 +1,122 @@
+"""Answer buttons (discord.py DynamicItem) through the real discord.py and the fake Discord.
+
+They hold nothing in the bot: an answer sent before a restart pages and takes
+votes after it, from a new bot instance on the same fake server, and the vote
+still records the question and every passage that was shown.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+
+from bot.discord_app import views
+from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401
+from stories import bridge_titles, make_stories
+
+QUESTION = "Who paid for Alice Johnson's legal team?"
+
+
+def custom_ids(message: dict) -> list[str]:
+    return [c["custom_id"] for row in message.get("components") or [] for c in row["components"]]
+
+
+def footer(message: dict) -> str:
+    return message["embeds"][0]["footer"]["text"]
+
+
+def votes(bot) -> list[tuple]:
+    return sqlite3.connect(bot.settings.feedback_db).execute(
+        "SELECT answer_id, helpful, question, context, answered, passages FROM votes ORDER BY id").fetchall()
+
+
+async def test_buttons_of_an_answer_sent_before_a_restart_work_after_it(fake, tmp_path):
+    async with run_bot(fake, tmp_path):
+        public = await fake.slash("ask", question=QUESTION)
+        await fake.answer_to(public)
+        private = await fake.slash("ask", question="How long was Alice Johnson in prison?", private=True)
+        await fake.answer_to(private)
+        page = await fake.response(await fake.click(fake.original(public), "storybot:more:"))
+        assert "passages 4-6 of 9" in page.json["data"]["embeds"][0]["footer"]["text"]
+    async with run_bot(fake, tmp_path, ready=False) as bot:  # a new process would be the same: nothing carried over
+        await fake.wait_ready(identifies=2)
+        message = fake.original(public)
+        assert all(len(c) <= 100 for c in custom_ids(message))
+        page = await fake.response(await fake.click(message, "storybot:more:"))
+        assert page.json["type"] == 7 and "passages 7-9 of 9" in page.json["data"]["embeds"][0]["footer"]["text"]
+        assert re.search(r"storybot:more:2:2:", " ".join(custom_ids(fake.original(public))))
+        voter = fake.user("voter")
+        thanks = await fake.answer_to(await fake.click(message, "storybot:no:", user=voter))
+        assert thanks["flags"] & 64 and "not helpful" in thanks["content"]
+        [(answer_id, helpful, question, context, answered, passages)] = votes(bot)
+        assert answer_id == message["id"] and helpful == 0 and question == QUESTION and answered == 1
+        shown = json.loads(passages)
+        assert len(shown) == 9 and len(set(shown)) == 9 and all("para" in p for p in shown)  # three pages seen
+        # The private answer, never paged: its vote holds the three passages of page one.
+        await fake.answer_to(await fake.click(fake.original(private), "storybot:yes:", user=voter))
+        row = votes(bot)[-1]
+        assert row[1] == 1 and row[2] == "How long was Alice Johnson in prison?" and len(json.loads(row[5])) == 3
+        # Changing one's mind replaces the vote on the same answer; another person's vote is another row.
+        await fake.answer_to(await fake.click(message, "storybot:yes:", user=voter))
+        await fake.answer_to(await fake.click(message, "storybot:yes:", user=fake.user("second")))
+        assert [(r[0], r[1]) for r in votes(bot)] == [(fake.original(private)["id"], 1), (message["id"], 1),
+                                                       (message["id"], 1)]
+        assert_all_payloads_safe(fake)
+
+
+async def test_a_slow_press_is_deferred_then_edited(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr(views, "RESPOND_WITHIN", 0.0)  # as when the story must be loaded first
+    async with run_bot(fake, tmp_path) as bot:
+        inter = await fake.slash("ask", question=QUESTION)
+        await fake.answer_to(inter)
+        message = fake.original(inter)
+        click = await fake.click(message, "storybot:more:")
+        assert (await fake.response(click)).json["type"] == 6  # deferred update
+        edit = await fake.wait_for("PATCH", rf"^/webhooks/\d+/{re.escape(click.token)}/messages/@original$")
+        assert "passages 4-6 of 9" in edit.json["embeds"][0]["footer"]["text"]
+        assert "passages 4-6 of 9" in footer(fake.messages[int(message["id"])])
+        vote = await fake.click(message, "storybot:yes:")
+        assert (await fake.response(vote)).json["type"] == 5  # thinking, privately
+        note = await fake.answer_to(vote)
+        assert note["flags"] & 64 and "noted as helpful" in note["content"]
+        [(answer_id, helpful, question, _, _, passages)] = votes(bot)
+        assert answer_id == message["id"] and helpful == 1 and question == QUESTION and len(json.loads(passages)) == 6
+        assert_all_payloads_safe(fake)
+
+
+async def test_buttons_carry_the_story_and_work_after_a_restart_on_a_story_not_yet_loaded(fake, tmp_path):
+    root = make_stories(tmp_path / "stories")
+    async with run_bot(fake, tmp_path, stories=root, story=None):
+        await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
+        inter = await fake.slash("ask", question="Who cut the ribbon when the bridge reopened?")
+        await fake.answer_to(inter)
+        assert all(":bridge" in c for c in custom_ids(fake.original(inter)))
+    async with run_bot(fake, tmp_path, stories=root, story=None, ready=False) as bot:
+        await fake.wait_ready(identifies=2)
+        assert bot.library.loaded() == ("alice",)  # the default only: bridge loads on the press
+        await fake.answer_to(await fake.click(fake.original(inter), "storybot:no:", user=fake.user("v")))
+        [(_, _, question, _, _, passages)] = votes(bot)
+        assert question == "Who cut the ribbon when the bridge reopened?"
+        assert {p.split(" - ")[0] for p in json.loads(passages)} <= bridge_titles()
+        assert "bridge" in bot.library.loaded()
+
+
+@pytest.mark.parametrize("question", ["", "   ", "the of and"])
+async def test_a_notice_has_no_buttons(fake, tmp_path, question):
+    async with run_bot(fake, tmp_path):
+        msg = await fake.answer_to(await fake.slash("ask", question=question))
+        assert msg["embeds"] and not msg["embeds"][0].get("fields")
+        assert not msg.get("components")  # nothing to page through or judge
+        mark = fake.mark()
+        await fake.message(question or "?", mention_bot=True)
+        reply = await fake.wait_for("POST", rf"^/channels/{fake.channel_id}/messages$", after=mark)
+        assert not reply.json.get("components")
+
+
+async def test_a_low_confidence_answer_keeps_its_buttons(fake, tmp_path):
+    async with run_bot(fake, tmp_path):
+        msg = await fake.answer_to(await fake.slash("ask", question="What did Kim Kardashian eat for breakfast?"))
+        assert msg["embeds"][0].get("fields") and msg["embeds"][0]["color"] == 0x808080
+        assert len(custom_ids(msg)) == 3
