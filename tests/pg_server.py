@@ -58,7 +58,7 @@ def free_port() -> int:
 class PgServer:
     """One PostgreSQL cluster in ``root``; ``start``/``stop``/``restart`` keep its port."""
 
-    def __init__(self, bin_dir: Path, root: Path) -> None:
+    def __init__(self, bin_dir: Path, root: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
         self.root = root
         self.data = root / "data"
@@ -67,6 +67,9 @@ class PgServer:
         self.user = "storybot"
         self._run_as = UNPRIVILEGED_USER if os.geteuid() == 0 else None
         self._databases = itertools.count(1)
+        # Tests do not need commits on disk (no test kills the server): fsync off keeps them quick.
+        # Benchmarks ask for a durable server, as in production.
+        self.durable = durable
 
     # PostgreSQL refuses to run as root: everything it touches belongs to an unprivileged user.
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -91,7 +94,9 @@ class PgServer:
 
     def start(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.root}'"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+                   " -c max_connections=100")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         done = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
                          "-w", "-t", "60", "start")
         if done.returncode:
@@ -125,7 +130,7 @@ class PgServer:
         return self.url(name)
 
 
-def _make_server() -> Iterator[PgServer]:
+def _make_server(durable: bool = False) -> Iterator[PgServer]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -135,7 +140,7 @@ def _make_server() -> Iterator[PgServer]:
         _unavailable("PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)")
     # Not under pytest's tmp_path: its folders are private to root, and the server runs as another user.
     root = Path(tempfile.mkdtemp(prefix="storybot-pg-"))
-    server = PgServer(bin_dir, root / "cluster")
+    server = PgServer(bin_dir, root / "cluster", durable=durable)
     os.chmod(root, 0o755)
     try:
         server.init()

@@ -19,6 +19,7 @@ import pytest
 
 from fake_discord.server import FakeDiscord, Interaction
 from helpers import REPO, SEEDS, clean_env
+from stories import make_stories
 from pg_server import PgServer, own_postgres, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.postgres
@@ -81,6 +82,11 @@ class Cluster:
             PYTHONPATH=str(REPO), **settings)
         self.bots = [BotProcess(env, "0", workdir), BotProcess(env, "1", workdir)]
         self.channels = [int(fake.guilds_on(i)[0]["channels"][0]["id"]) for i in (0, 1)]
+
+    def replace(self, i: int, shard_ids: str) -> BotProcess:
+        """A new process, with other shard ids, in place of bot ``i`` (stopped first)."""
+        self.bots[i] = BotProcess({k: v for k, v in self.bots[i].env.items()}, shard_ids, self.bots[i].workdir)
+        return self.bots[i]
 
     async def start(self, *which: int) -> None:
         for i in which or (0, 1):
@@ -202,6 +208,13 @@ async def test_postgres_restart_while_bots_run(own_postgres: PgServer, tmp_path:
         await wait_for(lambda: all(b.text().count("reload (announced)") >= 1 for b in c.bots), 30, "reloads")
 
 
+def story_choices(url: str) -> list[tuple[int, int, str]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT guild_id, channel_id, story FROM storybot_story_choices").fetchall()
+
+
 def stored_votes_safe(url: str) -> list[dict[str, Any]]:
     """The stored votes, or none while the server is down."""
     import psycopg
@@ -251,3 +264,37 @@ async def test_story_folder_broken_during_reload_keeps_both_serving(postgres_url
             _, answer = await c.ask(QUESTIONS[0], shard, reader)
             assert is_answer(answer)
     assert not list(seeds.glob("*.txt"))
+
+
+async def test_story_choice_and_buttons_carry_over_to_another_process(postgres_url: str, tmp_path: Path,
+                                                                      built_story) -> None:
+    """A /story set through shard 0's process, and an answer it sent, both work when shard 0 has moved
+    to another process (here: the process that ran shard 1 is restarted to run shards 0 and 1)."""
+    root = make_stories(tmp_path / "stories")
+    async with cluster(postgres_url, tmp_path, built_story, STORYBOT_STORIES=str(root),
+                       STORYBOT_COOLDOWN_RATE="50") as c:
+        fake, channel = c.fake, c.channels[0]
+        chosen = await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner,
+                                                       channel_id=channel), timeout=30)
+        assert "bridge" in chosen["content"], chosen
+        inter, answer = await c.ask("Who cut the ribbon when the bridge reopened?", 0, fake.user("reader"))
+        assert answer["embeds"][0]["footer"]["text"].endswith("Story: bridge")
+        assert story_choices(c.url) == [(int(fake.guilds_on(0)[0]["id"]), channel, "bridge")]  # in PostgreSQL
+        message = fake.original(inter)
+        for b in c.bots:
+            assert await b.stop() == 0
+        other = c.replace(1, "0,1")
+        await other.start()
+        await fake.wait_shards_ready([0, 1], timeout=60)
+        # The choice was made through a process that is gone: the other one obeys it.
+        _, again = await c.ask("Who is Alice Johnson?", 0, fake.user("reader2"))
+        assert again["embeds"][0]["footer"]["text"].endswith("Story: bridge"), again
+        _, elsewhere = await c.ask("Who is Alice Johnson?", 1, fake.user("reader2"))
+        assert elsewhere["embeds"][0]["footer"]["text"].endswith("Story: alice")
+        # The buttons of the answer sent by the stopped process work in the new one.
+        voter = fake.user("voter")
+        thanks = await fake.answer_to(await fake.click(message, "storybot:yes:", user=voter), timeout=15)
+        assert thanks["content"].startswith("Thanks"), thanks
+        [row] = stored_votes(c.url)
+        assert row["answer_id"] == message["id"] and row["question"] == "Who cut the ribbon when the bridge reopened?"
+        assert row["passages"] and row["helpful"] is True

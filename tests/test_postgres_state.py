@@ -140,8 +140,8 @@ async def test_server_restart_votes_spooled_and_delivered_once(own_postgres: PgS
         outage = [await a.hit_cooldown(6, rate=2, per=60) for _ in range(3)]
         assert outage[:2] == [None, None] and outage[2] is not None
         assert await a.story_choice(1, 1) is None
-        with pytest.raises(Exception):
-            await a.set_story_choice(1, None, "sky")
+        await a.set_story_choice(1, None, "sky")  # kept in this process, saved when the server is back
+        assert await a.story_choice(1, 1) == "sky"
         own_postgres.start()
         for s in (a, b):
             assert await s.wait_connected(15), "did not reconnect after the server came back"
@@ -158,6 +158,11 @@ async def test_server_restart_votes_spooled_and_delivered_once(own_postgres: PgS
             await asyncio.sleep(0.05)
         assert heard == ["normans"]
         assert await a.hit_cooldown(5, rate=3, per=60) is not None  # the server's count survived
+        for _ in range(50):  # the choice made in the outage was saved and reached the other process
+            if await b.story_choice(1, 1) == "sky":
+                break
+            await asyncio.sleep(0.05)
+        assert await b.story_choice(1, 1) == "sky"
     rows = stored(url)
     assert sorted((r["answer_id"], r["helpful"]) for r in rows) == [
         ("before", True), ("during", False), ("during", True), ("during", True)]
@@ -174,7 +179,7 @@ async def test_spooled_vote_replayed_twice_is_stored_once(postgres_url: str, tmp
         copy = tmp_path / "votes.spool.sending-1-1"
         VoteSpool(tmp_path / "copy").append(row)
         (tmp_path / "copy").rename(copy)
-        assert await a._flush_spool() == 2
+        await a._flush_spool()  # (the periodic flush may have sent some already)
         assert not a.spool.pending()
     rows = stored(postgres_url)
     assert len(rows) == 1 and rows[0]["at"] > 1.0
@@ -200,3 +205,37 @@ async def test_start_with_server_down_answers_then_connects(own_postgres: PgServ
     finally:
         await state.close()
     assert [r["answer_id"] for r in stored(url)] == ["a"]
+
+
+async def test_slow_server_falls_back_without_dropping_the_connection(postgres_url: str, tmp_path: Path) -> None:
+    """A statement held up (here: a table lock) answers the question in process after `timeout`, is not
+    cancelled (the count still lands), and the connection stays; stuck past `stall`, it is replaced."""
+    import psycopg
+
+    async with states(postgres_url, tmp_path, 1, timeout=0.3, stall=2.0) as (a,):
+        assert await a.hit_cooldown(9, rate=2, per=60) is None  # the table exists; one question counted
+        first = a._fast
+        async with await psycopg.AsyncConnection.connect(postgres_url) as locker:
+            await locker.execute("LOCK TABLE storybot_cooldowns IN ACCESS EXCLUSIVE MODE")
+            started = asyncio.get_running_loop().time()
+            assert await a.hit_cooldown(9, rate=2, per=60) is None  # answered by the in-process window
+            assert asyncio.get_running_loop().time() - started < 1.0
+            await asyncio.sleep(0.5)
+            await locker.rollback()
+        for _ in range(50):
+            if not a._inflight:
+                break
+            await asyncio.sleep(0.05)
+        assert a.connected and a._fast is first  # slow is not gone: same connection
+        # The held-up statement completed: the server counted 2 questions, so the third is refused.
+        assert await a.hit_cooldown(9, rate=2, per=60) is not None
+        async with await psycopg.AsyncConnection.connect(postgres_url) as locker:
+            await locker.execute("LOCK TABLE storybot_cooldowns IN ACCESS EXCLUSIVE MODE")
+            await a.hit_cooldown(10, rate=2, per=60)
+            for _ in range(100):  # stuck past `stall`: the connection is given up
+                if not a.connected:
+                    break
+                await asyncio.sleep(0.1)
+            assert not a.connected
+            await locker.rollback()
+        assert await a.wait_connected(10) and a._fast is not first
