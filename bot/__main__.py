@@ -1,7 +1,8 @@
 """storybot's command line: terminal chat, ask, sources, eval, check, feedback, Discord.
 
 `python -m bot` starts the Discord bot when DISCORD_TOKEN is set, and the
-terminal chat otherwise. Every command takes --seeds DIR (or STORYBOT_SEEDS).
+terminal chat otherwise. Every command takes --seeds DIR (or STORYBOT_SEEDS),
+or --stories DIR (or STORYBOT_STORIES) with --story NAME to pick one of several.
 Errors a user can fix are one line on stderr and exit code 2, never a traceback.
 """
 from __future__ import annotations
@@ -29,6 +30,10 @@ def _common(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--seeds", metavar="DIR", default=default,
                         help="folder of article .txt files (default: STORYBOT_SEEDS or the bundled story)")
+    common.add_argument("--stories", metavar="DIR", default=default,
+                        help="folder with one subfolder per story (default: STORYBOT_STORIES); replaces --seeds")
+    common.add_argument("--story", metavar="NAME", default=default,
+                        help="the story to use from --stories (default: STORYBOT_DEFAULT_STORY or the first by name)")
     common.add_argument("-v", "--verbose", action="store_true", default=default or False, help="log more detail")
     return common
 
@@ -53,6 +58,28 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("feedback", parents=[common], help="summary of Helpful / Not helpful votes from Discord")
     sub.add_parser("discord", parents=[common], help="start the Discord bot (needs DISCORD_TOKEN)")
     return parser
+
+
+def pick_story(settings: Settings, name: str | None) -> Settings:
+    """The settings pointed at one story's folder: ``name`` (or the default) from ``settings.stories``."""
+    if settings.stories is None:
+        if name:
+            raise UserError("--story NAME picks one of several stories: give their folder with --stories DIR "
+                            "or STORYBOT_STORIES")
+        return settings
+    from dataclasses import replace
+
+    from .core.library import StoryUnavailable, discover
+
+    try:
+        folders = discover(settings.stories)
+    except StoryUnavailable as exc:
+        raise UserError(str(exc)) from None
+    wanted = (name or settings.default_story or next(iter(folders))).strip()
+    found = wanted if wanted in folders else {n.lower(): n for n in folders}.get(wanted.lower())
+    if found is None:
+        raise UserError(f"there is no story called {wanted!r} in {settings.stories} (stories: {', '.join(folders)})")
+    return replace(settings, seeds=folders[found])
 
 
 def _load_story(settings: Settings):
@@ -173,6 +200,8 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     from .terminal.render import render_sources
 
     story = _load_story(settings)
+    if settings.stories is not None:  # say which of several stories this is
+        print(f"Story {settings.seeds.name} (pick another with --story NAME)")
     print(render_sources(story.articles, width=_width()))
     return 0
 
@@ -244,7 +273,7 @@ def _width() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env().with_seeds(args.seeds)
+        settings = Settings.from_env().with_seeds(args.seeds).with_stories(args.stories)
     except SettingsError as exc:
         print(f"storybot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -255,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("bot.core.corpus").setLevel(logging.WARNING)
     try:
+        serves_discord = args.command == "discord" or (args.command is None and settings.discord_token)
+        if not serves_discord:  # the bot serves every story; the other commands work on one
+            settings = pick_story(settings, args.story)
         return COMMANDS[args.command](settings, args)
     except (UserError, SettingsError) as exc:  # SettingsError: e.g. a database URL without psycopg
         print(f"storybot: error: {exc}", file=sys.stderr)

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS votes (
     confidence REAL NOT NULL,
     answered INTEGER NOT NULL,
     passages TEXT NOT NULL,
+    story TEXT,
     UNIQUE (answer_id, voter)
 );
 """
@@ -47,6 +48,7 @@ class Vote:
     answered: bool
     passages: tuple[str, ...]  # citation labels of the passages shown, in order
     context: str | None = None
+    story: str | None = None  # which story answered, when the bot serves several
 
 
 def _voter_key(user_id: int) -> str:
@@ -58,6 +60,9 @@ def _connect(db_path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db_path, timeout=5.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(_SCHEMA)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(votes)")}
+    if "story" not in columns:  # a file written before votes named their story
+        conn.execute("ALTER TABLE votes ADD COLUMN story TEXT")
     return conn
 
 
@@ -75,7 +80,7 @@ class FeedbackStore:
             with conn:  # commits, or rolls back on error
                 conn.execute(
                     "INSERT OR REPLACE INTO votes (at, answer_id, voter, helpful, question, context,"
-                    " confidence, answered, passages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " confidence, answered, passages, story) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         time.time(),
                         vote.answer_id,
@@ -86,6 +91,7 @@ class FeedbackStore:
                         float(vote.confidence),
                         int(vote.answered),
                         json.dumps(list(vote.passages), ensure_ascii=False),
+                        vote.story,
                     ),
                 )
         finally:
@@ -108,9 +114,9 @@ def summary_lines(db_path: Path, *, worst: int = 10) -> list[str]:
         if not total:
             return [f"No feedback recorded yet in {db_path}."]
         abstained = conn.execute("SELECT COUNT(*) FROM votes WHERE answered = 0 AND helpful = 0").fetchone()[0]
-        rows: Sequence[tuple[str, int, float]] = conn.execute(
-            "SELECT question, COUNT(*) AS n, AVG(confidence) FROM votes WHERE helpful = 0"
-            " GROUP BY question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
+        rows: Sequence[tuple[str, str | None, int, float]] = conn.execute(
+            "SELECT question, story, COUNT(*) AS n, AVG(confidence) FROM votes WHERE helpful = 0"
+            " GROUP BY story, question ORDER BY n DESC, MAX(at) DESC LIMIT ?",
             (worst,),
         ).fetchall()
     finally:
@@ -121,5 +127,6 @@ def summary_lines(db_path: Path, *, worst: int = 10) -> list[str]:
     ]
     if rows:
         lines.append("Questions most often marked not helpful:")
-        lines.extend(f"  {n:>3} x  {_short(q)}  (confidence {conf:.2f})" for q, n, conf in rows)
+        lines.extend(f"  {n:>3} x  {_short(q)}  ({f'story {story}, ' if story else ''}confidence {conf:.2f})"
+                     for q, story, n, conf in rows)
     return lines

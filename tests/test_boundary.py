@@ -16,6 +16,7 @@ from bot.core.answer import Engine
 from bot.core.confidence import THRESHOLD
 from bot.core.corpus import Corpus, Skipped
 from bot.core.evaluate import Question, Report, Scores
+from bot.core.library import ReloadResult
 from bot.core.models import Answer, Article, Citation, Hit, Passage
 from bot.core.story import Story
 from bot.settings import Settings
@@ -32,6 +33,7 @@ def test_core_and_terminal_run_without_importing_discord() -> None:
         import bot.core, bot.core.text, bot.core.corpus, bot.core.models, bot.core.index, bot.core.rank
         import bot.core.confidence, bot.core.answer, bot.core.evaluate, bot.core.story
         import bot.terminal.render, bot.terminal.chat, bot.settings
+        import bot.core.library, bot.shared_state, bot.local_state  # the stories and the state a bot shares
         from bot.core.story import Story
         from bot.terminal.render import render_answer, render_sources
         story = Story.from_folder({str(SEEDS)!r})
@@ -96,7 +98,8 @@ def test_the_import_scanner_sees_imports(tmp_path: Path) -> None:
         "discord", "discord.ext", "bot.discord_app", "bot.core.text", "discord.ui"]
 
 
-FROZEN = [Article, Citation, Passage, Hit, Answer, Corpus, Skipped, Engine, Story, Question, Scores, Report, Settings]
+FROZEN = [Article, Citation, Passage, Hit, Answer, Corpus, Skipped, Engine, Story, Question, Scores, Report, Settings,
+          ReloadResult]
 
 
 @pytest.mark.parametrize("cls", FROZEN, ids=lambda c: c.__name__)

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from bot.discord_app import views
-from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401
+from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401  (fake: a fixture)
 from stories import bridge_titles, make_stories
 
 QUESTION = "Who paid for Alice Johnson's legal team?"
@@ -100,7 +100,28 @@ async def test_buttons_carry_the_story_and_work_after_a_restart_on_a_story_not_y
         [(_, _, question, _, _, passages)] = votes(bot)
         assert question == "Who cut the ribbon when the bridge reopened?"
         assert {p.split(" - ")[0] for p in json.loads(passages)} <= bridge_titles()
+        assert sqlite3.connect(bot.settings.feedback_db).execute("SELECT story FROM votes").fetchall() == [("bridge",)]
         assert "bridge" in bot.library.loaded()
+
+
+async def test_a_vote_after_the_story_changed_records_what_the_message_showed(fake, tmp_path):
+    root = make_stories(tmp_path / "stories")
+    async with run_bot(fake, tmp_path, stories=root, story=None) as bot:
+        await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
+        inter = await fake.slash("ask", question="Who cut the ribbon when the bridge reopened?")
+        shown = await fake.answer_to(inter)
+        on_message = [re.match(r"\[\d+\] Article (\d+), paragraph (\d+)", f["name"]).groups()
+                      for f in shown["embeds"][0]["fields"]]
+        (root / "bridge" / "001_bridge.txt").unlink()  # the article the answer came from is gone
+        (root / "bridge" / "000_first.txt").write_text(
+            "Ribbon cutting planned\n\nThe mayor will cut a ribbon when the bridge reopens, officials said.\n",
+            encoding="utf-8")
+        assert "Reloaded the story bridge" in (await fake.answer_to(
+            await fake.slash("reload", story="bridge", user=fake.owner), timeout=30))["content"]
+        await fake.answer_to(await fake.click(fake.original(inter), "storybot:no:", user=fake.user("v")))
+        [(_, _, question, _, _, passages)] = votes(bot)
+        assert question == "Who cut the ribbon when the bridge reopened?"
+        assert json.loads(passages) == [f"article {a}, para {p}" for a, p in on_message]
 
 
 @pytest.mark.parametrize("question", ["", "   ", "the of and"])

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401
+from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401  (fake: a fixture)
 from stories import bridge_titles, make_stories
 
 ALICE_QUESTION = "Who paid for Alice Johnson's legal team?"
@@ -67,7 +67,7 @@ async def test_server_choice_needs_an_admin_and_a_channel_choice_wins(fake, tmp_
     async with run_bot(fake, tmp_path, stories=root, story=None, cooldown_rate=100):
         refused = await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", scope="server",
                                                          user=fake.user("mallory")))
-        assert refused["flags"] & 64 and "Only" in refused["content"]
+        assert refused["flags"] & 64 and "Only a server admin" in refused["content"]
         assert (await ask(fake, ALICE_QUESTION))["embeds"][0]["footer"]["text"].endswith("Story: alice")
         # A member with Manage Server is a server admin: the whole server moves to the bridge.
         done = await fake.answer_to(await fake.slash("story", subcommand="set", story="BRIDGE", scope="server",
@@ -142,3 +142,20 @@ async def test_a_chosen_story_that_cannot_load_is_a_notice_not_another_story(fak
         sources = await fake.answer_to(await fake.slash("sources"))
         assert "could not be loaded" in sources["content"]
         assert_all_payloads_safe(fake)
+
+
+async def test_a_missing_stories_folder_stops_start_up_with_one_line(fake, tmp_path, capsys):
+    async with run_bot(fake, tmp_path, stories=tmp_path / "missing", story=None, ready=False) as bot:
+        assert await bot.serve_task == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("storybot: error: cannot read the stories folder")
+    assert "Traceback" not in err
+
+
+async def test_a_broken_default_story_leaves_the_others_serving(fake, tmp_path, root):
+    (root / "aaa").mkdir()  # empty, and first by name: the default
+    async with run_bot(fake, tmp_path, stories=root, story=None):
+        msg = await ask(fake, BRIDGE_QUESTION)
+        assert "could not be loaded" in msg["embeds"][0]["description"] and not msg.get("components")
+        await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
+        assert cited_titles(await ask(fake, BRIDGE_QUESTION)) <= bridge_titles()

@@ -48,3 +48,26 @@ def test_feedback_does_not_import_discord() -> None:
     code = "import sys, bot.feedback; print('discord' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_votes_name_their_story_and_an_older_file_gains_the_column(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(db)  # the table as storybot wrote it before votes named their story
+    old.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, at REAL NOT NULL, answer_id TEXT NOT NULL,"
+                " voter TEXT NOT NULL, helpful INTEGER NOT NULL, question TEXT NOT NULL, context TEXT,"
+                " confidence REAL NOT NULL, answered INTEGER NOT NULL, passages TEXT NOT NULL,"
+                " UNIQUE (answer_id, voter))")
+    old.execute("INSERT INTO votes (at, answer_id, voter, helpful, question, confidence, answered, passages)"
+                " VALUES (1.0, 'a0', 'x', 0, 'old question?', 0.2, 0, '[]')")
+    old.commit()
+    old.close()
+    store = FeedbackStore(db)
+    store.record(Vote("a1", 1, False, "who cut the ribbon?", 0.4, False, ("Bridge - para 3",), story="bridge"))
+    store.record(Vote("a2", 2, False, "who cut the ribbon?", 0.4, False, ("Alice - para 1",), story="alice"))
+    rows = sqlite3.connect(db).execute("SELECT answer_id, story FROM votes ORDER BY id").fetchall()
+    assert rows == [("a0", None), ("a1", "bridge"), ("a2", "alice")]
+    lines = summary_lines(db)
+    assert "3 votes, 0 helpful" in lines[0]
+    assert any("story bridge, confidence" in line for line in lines)
+    assert any("story alice, confidence" in line for line in lines)
+    assert any("old question?" in line and "(confidence" in line for line in lines)

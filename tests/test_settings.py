@@ -27,6 +27,7 @@ def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name,value", [
     ("STORYBOT_COOLDOWN_RATE", "many"), ("STORYBOT_COOLDOWN_RATE", "0"), ("STORYBOT_CHANNELS", "general"),
     ("STORYBOT_THREADS", "perhaps"), ("STORYBOT_GUILD", "x1"), ("STORYBOT_COOLDOWN_PER", "soon"),
+    ("STORYBOT_STORY_BUDGET", "0"), ("STORYBOT_STORY_BUDGET", "all"),
 ])
 def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
@@ -34,11 +35,23 @@ def test_bad_values_name_the_setting(tmp_path: Path, name: str, value: str) -> N
 
 
 def test_example_env_documents_every_setting() -> None:
-    example = (Path(__file__).parent.parent / ".env.example").read_text()
-    for name in ["DISCORD_TOKEN", "STORYBOT_SEEDS", "STORYBOT_GUILD", "STORYBOT_CHANNELS", "STORYBOT_THREADS",
-                 "STORYBOT_COOLDOWN_RATE", "STORYBOT_COOLDOWN_PER", "STORYBOT_ADMIN_ROLE", "STORYBOT_FEEDBACK_DB",
-                 "STORYBOT_CACHE_DIR", "DISCORD_API_BASE", "STORYBOT_LOG_LEVEL"]:
+    import re
+
+    repo = Path(__file__).parent.parent
+    example = (repo / ".env.example").read_text()
+    read = set(re.findall(r'"((?:STORYBOT|DISCORD)_[A-Z_]+)"', (repo / "bot" / "settings.py").read_text()))
+    assert {"DISCORD_TOKEN", "STORYBOT_SEEDS", "STORYBOT_STORIES", "STORYBOT_STORY_BUDGET"} <= read
+    for name in read:
         assert name in example, name
+
+
+def test_stories_settings(tmp_path: Path) -> None:
+    s = Settings.from_env({"STORYBOT_STORIES": "~/news", "STORYBOT_STORY_BUDGET": "2",
+                           "STORYBOT_DEFAULT_STORY": " bridge "}, dotenv=None)
+    assert s.stories == Path("~/news").expanduser() and s.story_budget == 2 and s.default_story == "bridge"
+    s = Settings.from_env({}, dotenv=None)
+    assert s.stories is None and s.story_budget == 4 and s.default_story is None
+    assert s.with_stories(tmp_path).stories == tmp_path
 
 
 def test_token_is_not_in_repr() -> None:

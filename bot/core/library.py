@@ -188,10 +188,11 @@ class Library:
                 raise StoryUnavailable(f"the story {name!r} could not be loaded: {reason}") from None
             log.info("story %r loaded from %s: %s in %.1f s", name, folder, _describe(story),
                      time.perf_counter() - started)
-            self._put(name, story)
+            self.keep(name, story)
             return story
 
-    def _put(self, name: str, story: Story) -> None:
+    def keep(self, name: str, story: Story) -> None:
+        """Hold ``story`` as the loaded ``name`` (the most recently used), unloading past the budget."""
         with self._lock:
             self._loaded[name] = story
             self._loaded.move_to_end(name)
@@ -248,7 +249,7 @@ class Library:
                             f"Still answering from the version loaded before ({was}).")
                 log.error("%s", text)
                 return ReloadResult(name, False, text)
-            self._put(name, story)
+            self.keep(name, story)
         text = (f"Reloaded the story {name} from {folder}: {_describe(story)} (before: {was}), "
                 f"in {time.perf_counter() - started:.1f} s.")
         log.info("%s", text)

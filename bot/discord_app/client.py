@@ -1,11 +1,11 @@
-"""The Discord client: start-up, the story it serves, cooldowns, errors, reload.
+"""The Discord client: start-up, the stories it serves, cooldowns, errors, reload.
 
-``StoryBot.setup_hook`` loads the story off the event loop, loads the cogs
-one by one (a broken cog is logged and skipped) and syncs the commands: to
-``STORYBOT_GUILD`` when set (instant), else globally. ``run_discord`` owns
-the process: it logs in (a rejected token is one line and exit code 2),
-retries with backoff while Discord is unreachable, and reloads the story on
-SIGHUP.
+``StoryBot.setup_hook`` starts the shared state (``bot.state``), opens the
+stories (``bot.library``) and loads the default one off the event loop,
+registers the answer buttons, loads the cogs one by one (a broken cog is
+logged and skipped) and syncs the commands: to ``STORYBOT_GUILD`` when set
+(instant), else globally. Running the process (log in, retry, signals) is
+``run.py``.
 """
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import asyncio
 import functools
 import gc
 import logging
-import signal
-import sys
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from ..core.library import Library, StoryUnavailable, story_key
+from ..core.library import Library, StoryUnavailable
 from ..core.models import Answer
 from ..core.story import CorpusError, Story
 from ..settings import DEFAULT_API_BASE, Settings
@@ -77,7 +75,7 @@ def open_library(settings: Settings, story: Story | None = None) -> Library:
                                    default=settings.default_story,
                                    loader=functools.partial(load_folder, settings=settings))
     if story is not None:
-        library._put(library.default, story)
+        library.keep(library.default, story)
     return library
 
 
@@ -110,7 +108,7 @@ async def tell_user_something_went_wrong(interaction: discord.Interaction, text:
 
 
 class AdminOnly(app_commands.CheckFailure):
-    """Raised when someone other than the owner or the admin role runs an admin command."""
+    """Raised when someone who may not runs an admin command; the message is what they are told."""
 
 
 class StoryBot(commands.Bot):
@@ -280,6 +278,7 @@ class StoryBot(commands.Bot):
         story = self.library.peek(name)
         if story is None:
             story = await asyncio.to_thread(self.library.get, name)
+            gc.freeze()  # its objects out of the collector's full passes (see _freeze_heap), without a collection now
         return story
 
     async def answer(self, question: str, *, story: str | None = None,
@@ -390,7 +389,8 @@ class StoryBot(commands.Bot):
         if isinstance(error, (AdminOnly, app_commands.CheckFailure)):
             log.warning("refused /%s to user %s: not an admin", command, interaction.user.id)
             await tell_user_something_went_wrong(
-                interaction, "Only the bot's owner (or the admin role) can use this command.")
+                interaction, str(error) if isinstance(error, AdminOnly) and str(error)
+                else "Only the bot's owner (or the admin role) can use this command.")
             return
         options = (interaction.data or {}).get("options") if isinstance(interaction.data, dict) else None
         if isinstance(original, discord.NotFound) and original.code in EXPIRED_INTERACTION:
@@ -436,103 +436,4 @@ def _answer_and_render(story: Story, question: str, context: str | None,
     return answer, render.answer_embed(answer, 0, story=name), time.perf_counter() - started
 
 
-# running -------------------------------------------------------------------------------------
-
-def _say(line: str) -> None:
-    print(f"storybot: {line}", file=sys.stderr, flush=True)
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
 EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)
-GATEWAY_FATAL = {
-    4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
-    4010: "invalid shard; check STORYBOT_SHARD_IDS and STORYBOT_SHARD_COUNT (the same count in every process)",
-    4011: "this bot is in too many servers for one connection; set STORYBOT_SHARD_COUNT (see the README)",
-    4012: "invalid API version; discord.py needs updating",
-    4013: "invalid intents; this discord.py does not match the gateway",
-}
-UNREACHABLE = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError, discord.GatewayNotFound)
-
-
-async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
-    """Log in and stay connected until closed; the exit code (0, or 2 for a token or intent problem)."""
-    token = bot.settings.discord_token
-    if not token:
-        _say("error: DISCORD_TOKEN is not set: put it in the environment or in .env (see .env.example)")
-        return EXIT_USAGE
-    delay = 1.0
-    while True:
-        try:
-            await bot.login(token)
-            break
-        except discord.LoginFailure:
-            _say("error: Discord rejected DISCORD_TOKEN (401 Unauthorized): "
-                 "copy the bot token again from the Developer Portal (Bot > Reset Token)")
-            return EXIT_USAGE
-        except (CorpusError, StoryUnavailable) as exc:
-            _say(f"error: {exc}")
-            return EXIT_USAGE
-        except UNREACHABLE as exc:
-            _say(f"cannot reach Discord at {bot.settings.api_base} ({_reason(exc)}); retrying in {delay:.0f} s")
-            await bot.http.close()  # closes its connector too: let the next login make a new one
-            bot.http.connector = discord.utils.MISSING
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
-            if bot.is_closed():  # stopped (SIGTERM) while waiting
-                return EXIT_OK
-    while not bot.is_closed():
-        try:
-            await bot.connect(reconnect=True)
-        except discord.PrivilegedIntentsRequired:
-            _say("error: Discord refused the Message Content intent, which STORYBOT_CHANNELS and STORYBOT_THREADS "
-                 "need: enable it in the Developer Portal (Bot > Privileged Gateway Intents), or unset both")
-            return EXIT_USAGE
-        except discord.ConnectionClosed as exc:
-            # The close codes discord.py does not reconnect after: a setting or the code must change.
-            if exc.code in GATEWAY_FATAL:
-                _say(f"error: Discord closed the gateway with {exc.code}: {GATEWAY_FATAL[exc.code]}")
-                return EXIT_USAGE
-            raise
-        except UNREACHABLE as exc:
-            if bot.is_closed():
-                break
-            _say(f"cannot reach Discord's gateway ({_reason(exc)}); retrying in {delay:.0f} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_delay)
-        else:
-            break
-    return EXIT_OK
-
-
-async def run_discord(settings: Settings) -> int:
-    """Run the bot until SIGTERM/SIGINT; SIGHUP reloads the story. Returns the exit code."""
-    loop = asyncio.get_running_loop()
-    bot = make_bot(settings)
-    handled: list[int] = []
-
-    def reload_on_hup() -> None:
-        async def reload() -> None:
-            await bot.reload_story("SIGHUP")  # logs success or why it failed
-        asyncio.ensure_future(reload())
-
-    def stop() -> None:
-        asyncio.ensure_future(bot.close())
-
-    for sig, handler in ((getattr(signal, "SIGHUP", None), reload_on_hup), (signal.SIGTERM, stop)):
-        if sig is None:
-            continue
-        try:
-            loop.add_signal_handler(sig, handler)
-            handled.append(sig)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            pass
-    try:
-        async with bot:
-            return await serve(bot)
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-

@@ -150,6 +150,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=VOTE_TEMPLA
             answered=answer.answered,
             passages=labels,
             context=answer.context,
+            story=name,
         )
 
 

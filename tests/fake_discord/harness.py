@@ -41,10 +41,14 @@ def bot_settings(fake: FakeDiscord, tmp_path: Path, **overrides: Any) -> Setting
 
 
 @contextlib.asynccontextmanager
-async def run_bot(fake: FakeDiscord, tmp_path: Path, *, story: Story | None = None, ready: bool = True,
+async def run_bot(fake: FakeDiscord, tmp_path: Path, *, story: Story | None | str = "shared", ready: bool = True,
                   **overrides: Any) -> AsyncIterator[StoryBot]:
-    """The bot, logged in and connected to ``fake`` (READY and GUILD_CREATE received when ``ready``)."""
-    bot = StoryBot(bot_settings(fake, tmp_path, **overrides), story=story or shared_story())
+    """The bot, logged in and connected to ``fake`` (READY and GUILD_CREATE received when ``ready``).
+
+    ``story``: the bundled story built once per session (default), a given one, or ``None`` for the bot to
+    load its own (from ``seeds``, or the default of ``stories``) as in production.
+    """
+    bot = StoryBot(bot_settings(fake, tmp_path, **overrides), story=shared_story() if story == "shared" else story)
     task = asyncio.create_task(serve(bot), name="storybot")
     bot.serve_task = task  # type: ignore[attr-defined]  # serve()'s exit code, for tests that stop the bot
     try:

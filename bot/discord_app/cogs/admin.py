@@ -21,7 +21,7 @@ async def _admin_only(interaction: discord.Interaction) -> bool:
     bot = interaction.client
     if isinstance(bot, StoryBot) and await bot.is_admin(interaction.user):
         return True
-    raise AdminOnly("not the owner or the admin role")
+    raise AdminOnly("Only the bot's owner (or the admin role) can use this command.")
 
 
 async def story_choices(bot: StoryBot, current: str) -> list[app_commands.Choice[str]]:

@@ -29,7 +29,7 @@ async def _server_admin_only(interaction: discord.Interaction) -> bool:
     perms = interaction.permissions
     if isinstance(bot, StoryBot) and (perms.manage_guild or await bot.is_admin(interaction.user)):
         return True
-    raise AdminOnly("not a server admin")
+    raise AdminOnly("Only a server admin (Manage Server), the bot's owner or the admin role can choose the story.")
 
 
 def _channel_id(interaction: discord.Interaction) -> int | None:
