@@ -57,8 +57,10 @@ CREATE TABLE IF NOT EXISTS storybot_votes (
     confidence double precision NOT NULL,
     answered boolean NOT NULL,
     passages jsonb NOT NULL,
+    story text,
     PRIMARY KEY (answer_id, voter)
 );
+ALTER TABLE storybot_votes ADD COLUMN IF NOT EXISTS story text;
 CREATE TABLE IF NOT EXISTS storybot_cooldowns (
     user_id bigint PRIMARY KEY,
     hits double precision[] NOT NULL,  -- times (server clock) of the user's last `rate` questions
@@ -75,12 +77,14 @@ CREATE TABLE IF NOT EXISTS storybot_story_choices (
 # A second vote by the same person on the same answer replaces the first, unless it is older (a
 # spooled vote delivered after a newer one): then the newer stays.
 UPSERT_VOTE = """
-INSERT INTO storybot_votes AS v (answer_id, voter, at, helpful, question, context, confidence, answered, passages)
+INSERT INTO storybot_votes AS v (answer_id, voter, at, helpful, question, context, confidence, answered, passages,
+                                 story)
 VALUES (%(answer_id)s, %(voter)s, %(at)s, %(helpful)s, %(question)s, %(context)s, %(confidence)s,
-        %(answered)s, %(passages)s)
+        %(answered)s, %(passages)s, %(story)s)
 ON CONFLICT (answer_id, voter) DO UPDATE SET
     at = EXCLUDED.at, helpful = EXCLUDED.helpful, question = EXCLUDED.question, context = EXCLUDED.context,
-    confidence = EXCLUDED.confidence, answered = EXCLUDED.answered, passages = EXCLUDED.passages
+    confidence = EXCLUDED.confidence, answered = EXCLUDED.answered, passages = EXCLUDED.passages,
+    story = EXCLUDED.story
 WHERE v.at <= EXCLUDED.at
 """
 
@@ -108,7 +112,8 @@ def vote_row(vote: Vote, at: float) -> dict[str, Any]:
     """The row stored for ``vote`` (the voter hashed, as in the SQLite store)."""
     return dict(answer_id=vote.answer_id, voter=voter_key(vote.voter), at=at, helpful=bool(vote.helpful),
                 question=vote.question, context=vote.context, confidence=float(vote.confidence),
-                answered=bool(vote.answered), passages=json.dumps(list(vote.passages), ensure_ascii=False))
+                answered=bool(vote.answered), passages=json.dumps(list(vote.passages), ensure_ascii=False),
+                story=vote.story)
 
 
 class VoteSpool:
@@ -480,9 +485,39 @@ def votes_in(url: str) -> list[dict[str, Any]]:
     """Every stored vote (for the operator's summary and the tests). Blocking."""
     with psycopg.connect(url) as conn:
         cursor = conn.execute("SELECT answer_id, voter, at, helpful, question, context, confidence, answered,"
-                              " passages FROM storybot_votes ORDER BY at")
+                              " passages, story FROM storybot_votes ORDER BY at")
         names = [d.name for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-__all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "votes_in", "vote_row"]
+def summary_lines(url: str, *, worst: int = 10) -> list[str]:
+    """``python -m bot feedback`` for the votes in PostgreSQL: the same lines as for the SQLite file. Blocking."""
+    from .feedback import _short
+
+    where = url.rsplit("@", 1)[-1]  # host/database only: the URL may hold a password
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            if conn.execute("SELECT to_regclass('storybot_votes')").fetchone()[0] is None:
+                return [f"No feedback recorded yet in PostgreSQL ({where})."]
+            total, helpful, abstained = conn.execute(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE helpful),"
+                " COUNT(*) FILTER (WHERE NOT answered AND NOT helpful) FROM storybot_votes").fetchone()
+            rows = conn.execute(
+                "SELECT question, story, COUNT(*) AS n, AVG(confidence) FROM storybot_votes WHERE NOT helpful"
+                " GROUP BY story, question ORDER BY n DESC, MAX(at) DESC LIMIT %s", (worst,)).fetchall()
+    except psycopg.OperationalError as exc:
+        return [f"Cannot reach PostgreSQL at {where}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"]
+    if not total:
+        return [f"No feedback recorded yet in PostgreSQL ({where})."]
+    lines = [
+        f"Feedback in PostgreSQL ({where}): {total} votes, {helpful} helpful ({100 * helpful / total:.0f}%),"
+        f" {total - helpful} not helpful ({abstained} of them on answers below the confidence threshold).",
+    ]
+    if rows:
+        lines.append("Questions most often marked not helpful:")
+        lines.extend(f"  {n:>3} x  {_short(q)}  ({f'story {story}, ' if story else ''}confidence {conf:.2f})"
+                     for q, story, n, conf in rows)
+    return lines
+
+
+__all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "summary_lines", "votes_in", "vote_row"]

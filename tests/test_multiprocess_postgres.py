@@ -248,22 +248,39 @@ async def test_kill_9_loses_no_committed_vote(own_postgres: PgServer, tmp_path: 
     assert len(stored_votes(url)) == 3
 
 
-async def test_story_folder_broken_during_reload_keeps_both_serving(postgres_url: str, tmp_path: Path,
-                                                                   built_story) -> None:
-    seeds = tmp_path / "seeds"
-    shutil.copytree(built_story[0], seeds)
-    async with cluster(postgres_url, tmp_path, built_story, seeds=seeds, STORYBOT_COOLDOWN_RATE="50") as c:
-        for f in seeds.glob("*.txt"):  # the articles are deleted under the running bots
+async def test_story_folder_broken_during_reload_leaves_other_stories_serving(postgres_url: str, tmp_path: Path,
+                                                                              built_story) -> None:
+    """Two stories; one story's folder is emptied, then /reload (every story): both processes keep their
+    previous bridge and keep answering from it, and alice is reloaded and keeps answering."""
+    root = make_stories(tmp_path / "stories")
+    async with cluster(postgres_url, tmp_path, built_story, STORYBOT_STORIES=str(root),
+                       STORYBOT_COOLDOWN_RATE="50") as c:
+        fake = c.fake
+        bridge_channels = [int(fake.guilds_on(i)[0]["channels"][0]["id"]) for i in (0, 1)]
+        for channel in bridge_channels:  # a server on each shard answers from bridge in its #general
+            await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner,
+                                                  channel_id=channel), timeout=30)
+        reader = fake.user("reader")
+        for shard in (0, 1):  # bridge loaded in both processes, alice (#random of shard 0's server) in one
+            _, bridge = await c.ask("Who cut the ribbon when the bridge reopened?", shard, reader)
+            assert bridge["embeds"][0]["footer"]["text"].endswith("Story: bridge")
+        inter = await fake.slash("ask", question=QUESTIONS[0], channel_id=fake.other_channel_id, user=reader)
+        assert (await fake.answer_to(inter, timeout=15))["embeds"][0]["footer"]["text"].endswith("Story: alice")
+        for f in (root / "bridge").glob("*.txt"):  # bridge's articles are deleted under the running bots
             f.unlink()
-        inter = await c.fake.slash("reload", user=c.fake.owner, channel_id=c.channels[0])
-        reply = await c.fake.answer_to(inter, timeout=30)
-        assert "Reload failed" in reply["content"] and "Still answering" in reply["content"]
-        await wait_for(lambda: all("reload (announced)" in b.text() for b in c.bots), 30, "both processes to try")
-        reader = c.fake.user("reader")
+        inter = await fake.slash("reload", user=fake.owner, channel_id=c.channels[0])
+        reply = await fake.answer_to(inter, timeout=60)
+        assert "Reload failed for the story bridge" in reply["content"] and "Still answering" in reply["content"]
+        assert "Reloaded the story alice" in reply["content"]
+        await wait_for(lambda: all("reload (announced)" in b.text() for b in c.bots), 30, "both processes to reload")
         for shard in (0, 1):
-            _, answer = await c.ask(QUESTIONS[0], shard, reader)
-            assert is_answer(answer)
-    assert not list(seeds.glob("*.txt"))
+            _, bridge = await c.ask("Who cut the ribbon when the bridge reopened?", shard, reader)
+            assert bridge["embeds"][0]["footer"]["text"].endswith("Story: bridge")  # the version loaded before
+            assert "Halvorsen" in bridge["embeds"][0]["description"]
+        inter = await fake.slash("ask", question=QUESTIONS[0], channel_id=fake.other_channel_id, user=reader)
+        alice = await fake.answer_to(inter, timeout=15)
+        assert alice["embeds"][0]["footer"]["text"].endswith("Story: alice") and is_answer(alice)
+    assert not list((root / "bridge").glob("*.txt"))
 
 
 async def test_story_choice_and_buttons_carry_over_to_another_process(postgres_url: str, tmp_path: Path,
@@ -297,4 +314,4 @@ async def test_story_choice_and_buttons_carry_over_to_another_process(postgres_u
         assert thanks["content"].startswith("Thanks"), thanks
         [row] = stored_votes(c.url)
         assert row["answer_id"] == message["id"] and row["question"] == "Who cut the ribbon when the bridge reopened?"
-        assert row["passages"] and row["helpful"] is True
+        assert row["passages"] and row["helpful"] is True and row["story"] == "bridge"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -239,3 +240,21 @@ async def test_slow_server_falls_back_without_dropping_the_connection(postgres_u
             assert not a.connected
             await locker.rollback()
         assert await a.wait_connected(10) and a._fast is not first
+
+
+async def test_feedback_summary_reads_postgres(postgres_url: str, tmp_path: Path) -> None:
+    from helpers import clean_env, run_cli
+
+    env = clean_env(STORYBOT_DATABASE_URL=postgres_url)
+    assert "No feedback recorded yet" in (await asyncio.to_thread(run_cli, "feedback", env=env)).stdout
+    async with states(postgres_url, tmp_path, 1) as (a,):
+        for answer in ("m1", "m2"):
+            await a.record_vote(dataclasses.replace(vote(answer, 1, helpful=False, question="Where is the bridge?"),
+                                                    story="bridge"))
+        await a.record_vote(vote("m3", 2, helpful=True))
+    done = await asyncio.to_thread(run_cli, "feedback", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "3 votes, 1 helpful (33%), 2 not helpful" in done.stdout
+    assert "2 x  Where is the bridge?  (story bridge, confidence 0.50)" in done.stdout
+    assert {r["story"] for r in stored(postgres_url)} == {"bridge", None}
+    assert "storybot@" not in done.stdout  # the URL's user (and any password) is not printed
