@@ -81,3 +81,16 @@ async def test_a_process_only_hears_its_own_shards(tmp_path: Path) -> None:
         await fake.answer_to(inter, timeout=10)
         callbacks = fake.find("POST", r"/interactions/\d+/[^/]+/callback$", after=mark)
         assert [r.path.split("/")[2] for r in callbacks] == [str(inter.id)]
+
+
+async def test_a_wrong_shard_count_stops_with_one_line(tmp_path: Path, capfd) -> None:
+    async with FakeDiscord(shard_count=2) as fake:
+        settings = bot_settings(fake, tmp_path, guild=None, shard_count=3, shard_ids=(2,))
+        bot = make_bot(settings, story=shared_story())
+        try:
+            code = await asyncio.wait_for(serve(bot), 30)
+        finally:
+            await bot.close()
+    assert code == 2
+    err = capfd.readouterr().err
+    assert "4010" in err and "STORYBOT_SHARD_COUNT" in err and "Traceback" not in err
