@@ -232,6 +232,22 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     from .core.check import check_folder
 
+    if settings.stories is not None and not args.story:  # every story, before the bot serves them
+        from .core.library import StoryUnavailable, discover
+
+        try:
+            folders = discover(settings.stories)
+        except StoryUnavailable as exc:
+            raise UserError(str(exc)) from None
+        failed = []
+        for name, folder in folders.items():
+            print(f"== story {name} ==")
+            lines, ok = check_folder(folder, verbose=args.verbose, cache_dir=settings.cache_dir)
+            print("\n".join(lines) + "\n")
+            if not ok:
+                failed.append(name)
+        print(f"{len(folders)} stories checked" + (f"; not usable: {', '.join(failed)}" if failed else ", all usable"))
+        return EXIT_USAGE if failed else 0
     lines, ok = check_folder(settings.seeds, verbose=args.verbose, cache_dir=settings.cache_dir)
     print("\n".join(lines))
     return 0 if ok else EXIT_USAGE
@@ -293,8 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("bot.core.corpus").setLevel(logging.WARNING)
     try:
-        serves_discord = args.command == "discord" or (args.command is None and settings.discord_token)
-        if not serves_discord:  # the bot serves every story; the other commands work on one
+        every_story = args.command == "discord" or (args.command is None and settings.discord_token) or (
+            args.command == "check" and not args.story)
+        if not every_story:  # the bot serves every story and check checks them all; the others work on one
             settings = pick_story(settings, args.story)
         return COMMANDS[args.command](settings, args)
     except (UserError, SettingsError) as exc:  # SettingsError: e.g. a database URL without psycopg

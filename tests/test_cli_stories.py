@@ -34,3 +34,14 @@ def test_story_picks_the_folder_and_answers_only_from_it(tmp_path):
 def test_story_without_a_stories_folder_is_a_clear_error(tmp_path):
     [result] = run_many([("ask", "who?", "--story", "bridge")], env=clean_env())
     assert result.returncode == 2 and "--stories DIR or STORYBOT_STORIES" in result.stderr
+
+
+def test_check_without_a_story_checks_every_story(tmp_path):
+    root = make_stories(tmp_path / "stories")
+    (root / "empty").mkdir()
+    env = clean_env(STORYBOT_STORIES=str(root), STORYBOT_CACHE_DIR=str(tmp_path / "cache"))
+    every, one = run_many([("check",), ("check", "--story", "bridge")], env=env, timeout=120)
+    assert every.returncode == 2 and every.stdout.rstrip().endswith("3 stories checked; not usable: empty")
+    assert [line for line in every.stdout.splitlines() if line.startswith("== story ")] == [
+        "== story alice ==", "== story bridge ==", "== story empty =="]
+    assert one.returncode == 0 and "== story" not in one.stdout and "2 usable article(s)" in one.stdout

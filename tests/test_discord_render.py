@@ -210,3 +210,20 @@ def test_limit_checker_catches_problems():
                                   "allowed_mentions": {"parse": []}})
     assert render.limit_problems({"embeds": [{"description": "x" * 4000}, {"description": "x" * 2500}],
                                   "allowed_mentions": {"parse": []}})
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(question=TEXT, context=st.none() | TEXT, page=st.integers(0, 3), terms=st.lists(st.sampled_from(["word", "a", "x"]), max_size=3))
+def test_the_question_and_context_read_back_from_an_answer_embed(question, context, page, terms):
+    """The buttons read the question (and an earlier question) back from the message: exactly what the core
+    was asked, whatever markdown, mentions or length it holds (up to the core's 500 characters)."""
+    from bot.core.answer import prepare_question
+
+    asked = prepare_question(question)[0]
+    earlier = prepare_question(context)[0] or None if context else None
+    answer = make_answer(["word a x"] * 9, asked, context=earlier, terms=tuple(terms))
+    embed = render.answer_embed(answer, page, story="alice")
+    assert render.question_of(embed) == render.plain(asked)
+    assert render.context_of(embed) == (render.plain(earlier) if earlier else None)
+    assert [p[0] for p in render.shown_passages(embed)] == [h.rank for h in render.page_hits(answer, page)]
+    assert embed.footer.text.endswith("Story: alice")

@@ -58,6 +58,8 @@ async def test_a_channel_set_to_one_story_never_cites_another(fake, tmp_path, ro
         sources = (await fake.answer_to(await fake.slash("sources")))["embeds"][0]
         assert sources["title"] == "Sources: bridge" and sources["description"].count("\n") == 1
         assert "Story: bridge" in sources["footer"]["text"]
+        helped = (await fake.answer_to(await fake.slash("help")))["embeds"][0]["footer"]["text"]
+        assert helped.startswith("Story: bridge, 2 articles, 6 passages")
         shown = await fake.answer_to(await fake.slash("story", subcommand="show"))
         assert "**bridge** (chosen for this channel)" in shown["content"] and "alice, bridge" in shown["content"]
         assert_all_payloads_safe(fake)
@@ -159,3 +161,21 @@ async def test_a_broken_default_story_leaves_the_others_serving(fake, tmp_path, 
         assert "could not be loaded" in msg["embeds"][0]["description"] and not msg.get("components")
         await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
         assert cited_titles(await ask(fake, BRIDGE_QUESTION)) <= bridge_titles()
+
+
+async def test_with_a_budget_of_one_channels_on_two_stories_take_turns(fake, tmp_path, root):
+    async with run_bot(fake, tmp_path, stories=root, story=None, story_budget=1, cooldown_rate=100) as bot:
+        await fake.answer_to(await fake.slash("story", subcommand="set", story="bridge", user=fake.owner))
+        for _ in range(2):
+            msg = await ask(fake, BRIDGE_QUESTION)
+            assert cited_titles(msg) and cited_titles(msg) <= bridge_titles()
+            assert bot.library.loaded() == ("bridge",)
+            msg = await ask(fake, ALICE_QUESTION, channel_id=fake.other_channel_id)
+            assert cited_titles(msg) and not cited_titles(msg) & bridge_titles()
+            assert bot.library.loaded() == ("alice",)
+        # A button on the bridge answer loads the bridge back and pages within it.
+        inter = await fake.slash("ask", question=BRIDGE_QUESTION, user=fake.user())
+        await fake.answer_to(inter)
+        await ask(fake, ALICE_QUESTION, channel_id=fake.other_channel_id)
+        page = await fake.response(await fake.click(fake.original(inter), "storybot:more:"))
+        assert page.json["type"] in (6, 7) and bot.library.loaded() == ("bridge",)

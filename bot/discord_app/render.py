@@ -353,7 +353,7 @@ def article_embed(article: Article) -> discord.Embed:
 
 
 HELP_LINES = (
-    "I answer questions about one news story, always with the passages I used and where they come from.",
+    "I answer questions about a news story (this channel's: **/story show**), always with the passages I used and where they come from.",
     "**/ask** `question` \u2014 ask a question; `private:true` shows the answer only to you.",
     "**Mention me** with a question, or **DM me**; in some channels every message is a question.",
     "**Ask storybot** (right-click a message \u2192 Apps) \u2014 answer the question in that message.",
@@ -364,9 +364,11 @@ HELP_LINES = (
 )
 
 
-def help_embed(articles: int, passages: int, cooldown_rate: int, cooldown_per: float) -> discord.Embed:
+def help_embed(articles: int, passages: int, cooldown_rate: int, cooldown_per: float, *,
+               story: str | None = None) -> discord.Embed:
     embed = discord.Embed(title="storybot help", description="\n".join(HELP_LINES), colour=COLOR_ANSWERED)
-    embed.set_footer(text=f"{articles} articles, {passages} passages \u00b7 "
+    named = f"Story: {plain(story)}, " if story else ""
+    embed.set_footer(text=f"{named}{articles} articles, {passages} passages \u00b7 "
                           f"up to {cooldown_rate} questions per {cooldown_per:g} s per person")
     return fit_embed(embed)
 

@@ -174,8 +174,8 @@ async def _recompute(bot: "StoryBot", interaction: discord.Interaction, key: str
     if question is None:
         return "I can't read the question on that message any more. Ask again with /ask."
     answer, _ = await bot.answer(question, story=name, context=render.context_of(embed))
-    if not answer.hits:
-        return "That story no longer has passages for this question. Ask again with /ask."
+    if not answer.hits:  # the story cannot be served now (the notice says why), or no longer matches
+        return answer.notice or "That story no longer has passages for this question. Ask again with /ask."
     return name, answer
 
 

@@ -20,7 +20,7 @@ class Help(commands.Cog):
         story = self.bot.library.peek(name) if self.bot.library is not None else None
         s = self.bot.settings
         embed = render.help_embed(len(story.articles) if story else 0, len(story.passages) if story else 0,
-                                  s.cooldown_rate, s.cooldown_per)
+                                  s.cooldown_rate, s.cooldown_per, story=name)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
