@@ -257,6 +257,15 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.database_url:  # several processes: the votes are in PostgreSQL
+        try:
+            from .postgres_state import summary_lines as summary_from_postgres
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            raise UserError("STORYBOT_DATABASE_URL is set but psycopg is not installed: pip install -e '.[postgres]'") from None
+        print("\n".join(summary_from_postgres(settings.database_url)))
+        return 0
     from .feedback import summary_lines
 
     print("\n".join(summary_lines(settings.feedback_db)))
@@ -308,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not every_story:  # the bot serves every story and check checks them all; the others work on one
             settings = pick_story(settings, args.story)
         return COMMANDS[args.command](settings, args)
-    except UserError as exc:
+    except (UserError, SettingsError) as exc:  # SettingsError: e.g. a database URL without psycopg
         print(f"storybot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

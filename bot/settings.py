@@ -87,6 +87,11 @@ class Settings:
     feedback_db: Path = Path("storybot-feedback.sqlite3")
     cache_dir: Path | None = None  # None: next to the seeds, falling back to a user cache dir
     log_level: str = "INFO"
+    # Several processes: PostgreSQL for what they share (repr=False: the URL may hold a password),
+    # and which of the gateway shards this process runs (None: discord.py's, all of them in one process).
+    database_url: str | None = field(default=None, repr=False)
+    shard_ids: tuple[int, ...] | None = None
+    shard_count: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> "Settings":
@@ -103,6 +108,14 @@ class Settings:
         token = merged.get("DISCORD_TOKEN", "").strip() or None
         seeds = merged.get("STORYBOT_SEEDS", "").strip()
         cache_dir = merged.get("STORYBOT_CACHE_DIR", "").strip()
+        shard_count = _int(merged, "STORYBOT_SHARD_COUNT", 0, minimum=1) if merged.get(
+            "STORYBOT_SHARD_COUNT", "").strip() else None
+        shard_ids = tuple(sorted(_ids(merged, "STORYBOT_SHARD_IDS"))) or None
+        if shard_ids is not None and shard_count is None:
+            raise SettingsError("STORYBOT_SHARD_IDS needs STORYBOT_SHARD_COUNT (the total over every process)")
+        if shard_ids is not None and shard_count is not None and shard_ids[-1] >= shard_count:
+            raise SettingsError(f"STORYBOT_SHARD_IDS must be below STORYBOT_SHARD_COUNT ({shard_count}), "
+                                f"not {shard_ids[-1]}")
         stories = merged.get("STORYBOT_STORIES", "").strip()
         return cls(
             seeds=Path(seeds).expanduser() if seeds else PACKAGE_SEEDS,
@@ -120,6 +133,9 @@ class Settings:
             feedback_db=Path(merged.get("STORYBOT_FEEDBACK_DB", "").strip() or "storybot-feedback.sqlite3"),
             cache_dir=Path(cache_dir).expanduser() if cache_dir else None,
             log_level=(merged.get("STORYBOT_LOG_LEVEL", "").strip() or "INFO").upper(),
+            database_url=merged.get("STORYBOT_DATABASE_URL", "").strip() or None,
+            shard_ids=shard_ids,
+            shard_count=shard_count,
         )
 
     def with_seeds(self, seeds: Path | str | None) -> "Settings":

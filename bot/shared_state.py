@@ -58,9 +58,23 @@ class SharedState(Protocol):
 def open_state(settings: "Settings") -> SharedState:
     """The backend the settings ask for: the one place a front end's state is made.
 
-    Today always :class:`~bot.local_state.LocalState` on ``settings.feedback_db``;
-    the PostgreSQL backend is chosen here when ``STORYBOT_DATABASE_URL`` is set.
+    :class:`~bot.postgres_state.PostgresState` when ``STORYBOT_DATABASE_URL`` is set (psycopg is
+    imported only then, so the default install needs nothing more), else
+    :class:`~bot.local_state.LocalState` on ``settings.feedback_db``.
     """
+    if settings.database_url:
+        try:
+            from .postgres_state import PostgresState
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
+            from .settings import SettingsError
+
+            raise SettingsError("STORYBOT_DATABASE_URL is set but psycopg is not installed: "
+                                "pip install -e '.[postgres]' (or unset it to keep state in SQLite)") from None
+
+        spool = settings.feedback_db.with_name(settings.feedback_db.name + ".spool")
+        return PostgresState(settings.database_url, spool=spool)
     from .local_state import LocalState
 
     return LocalState(settings.feedback_db)

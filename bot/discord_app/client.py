@@ -121,12 +121,17 @@ class StoryBot(commands.Bot):
         # that are neither mentions nor DMs (listed channels, follow-ups in threads).
         intents.message_content = bool(settings.channels) or settings.threads
         intents.presences = intents.members = False
+        shards = {}
+        if isinstance(self, commands.AutoShardedBot):  # ShardedStoryBot: this process's group of shards
+            shards = dict(shard_count=settings.shard_count,
+                          shard_ids=list(settings.shard_ids) if settings.shard_ids else None)
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: no text commands, on_message is ours
             help_command=None,
             intents=intents,
             allowed_mentions=NO_PINGS,
             max_messages=None,  # nothing needs the message cache; saves memory on busy servers
+            **shards,
         )
         self.settings = settings
         self._preloaded = story  # tests share one built story; else setup_hook loads the default
@@ -402,6 +407,18 @@ class StoryBot(commands.Bot):
 
     async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
         log.exception("unhandled error in %s", event_method)
+
+
+class ShardedStoryBot(StoryBot, commands.AutoShardedBot):
+    """StoryBot on the gateway shards ``settings.shard_ids`` of ``settings.shard_count``: one process per
+    group of shards, on one host or many; what they share lives in ``bot.state`` (PostgreSQL)."""
+
+
+def make_bot(settings: Settings, **kwargs: object) -> StoryBot:
+    """The bot for ``settings``: sharded (discord.py's AutoShardedBot) when STORYBOT_SHARD_COUNT is set,
+    else the plain one-connection bot."""
+    cls = ShardedStoryBot if settings.shard_count else StoryBot
+    return cls(settings, **kwargs)  # type: ignore[arg-type]
 
 
 def _freeze_heap() -> None:

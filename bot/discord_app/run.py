@@ -16,7 +16,7 @@ import discord
 from ..core.library import StoryUnavailable
 from ..core.story import CorpusError
 from ..settings import Settings
-from .client import EXIT_OK, EXIT_USAGE, StoryBot
+from .client import EXIT_OK, EXIT_USAGE, StoryBot, make_bot
 
 
 def _say(line: str) -> None:
@@ -29,8 +29,8 @@ def _reason(exc: BaseException) -> str:
 
 GATEWAY_FATAL = {
     4004: "it rejected DISCORD_TOKEN; copy the bot token again from the Developer Portal (Bot > Reset Token)",
-    4010: "invalid shard; storybot runs one shard, so check nothing else sets sharding",
-    4011: "this bot is in too many servers for one connection; it needs sharding (AutoShardedClient)",
+    4010: "invalid shard; check STORYBOT_SHARD_IDS and STORYBOT_SHARD_COUNT (the same count in every process)",
+    4011: "this bot is in too many servers for one connection; set STORYBOT_SHARD_COUNT (see the README)",
     4012: "invalid API version; discord.py needs updating",
     4013: "invalid intents; this discord.py does not match the gateway",
 }
@@ -90,7 +90,7 @@ async def serve(bot: StoryBot, *, max_delay: float = 60.0) -> int:
 async def run_discord(settings: Settings) -> int:
     """Run the bot until SIGTERM/SIGINT; SIGHUP reloads the story. Returns the exit code."""
     loop = asyncio.get_running_loop()
-    bot = StoryBot(settings)
+    bot = make_bot(settings)
     handled: list[int] = []
 
     def reload_on_hup() -> None:

@@ -44,6 +44,25 @@ def snowflake(at: float | None = None) -> int:
     return ((int(at * 1000) - DISCORD_EPOCH) << 22) | (next(_ids) & 0x3FFFFF)
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A new id whose gateway shard is ``shard_id``: Discord routes a guild to ``(id >> 22) % shard_count``."""
+    base = snowflake()
+    stamp = base >> 22
+    stamp -= (stamp - shard_id) % shard_count
+    return (stamp << 22) | (base & 0x3FFFFF)
+
+
+@dataclass
+class _Session:
+    """One gateway shard's session: its connection and the events kept for RESUME."""
+
+    ws: web.WebSocketResponse | None = None
+    session_id: str | None = None
+    seq: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    identifies: int = 0
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -99,18 +118,22 @@ class FakeDiscord:
     """The fake. ``async with FakeDiscord() as fake:`` then point the bot at ``fake.base_url``."""
 
     def __init__(self, *, token: str = "fake-token.storybot.test", heartbeat_interval: float = 0.5,
-                 guild_count: int = 1) -> None:
+                 guild_count: int = 1, shard_count: int = 1) -> None:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.app_id = snowflake()
         self.bot_user = user_json(self.app_id, "storybot", bot=True)
         self.owner = user_json(snowflake(), "owner")
         self.users: dict[int, dict[str, Any]] = {int(self.owner["id"]): self.owner}
-        self.guild_id = snowflake()
+        # Sharded (shard_count > 1): guild i is on shard i % shard_count (guild_id on shard 0), and each
+        # shard's events go only to the connection that identified as that shard, as on Discord.
+        self.shard_count = shard_count
+        self.guild_id = snowflake_on_shard(0, shard_count)
         self.admin_role_id = snowflake()
         self.channel_id = snowflake()  # #general
         self.other_channel_id = snowflake()  # #random
-        self.guilds = [self._guild(self.guild_id)] + [self._guild(snowflake()) for _ in range(guild_count - 1)]
+        self.guilds = [self._guild(self.guild_id)] + [self._guild(snowflake_on_shard(i % shard_count, shard_count))
+                                                      for i in range(1, max(guild_count, shard_count))]
         self.channels: dict[int, dict[str, Any]] = {}
         for g in self.guilds:
             for c in g["channels"]:
@@ -124,11 +147,8 @@ class FakeDiscord:
         self.rest_delay = 0.0  # seconds added to every REST response (load tests)
         self.ack_heartbeats = True
         self.reject_identify_code: int | None = None  # close IDENTIFY with this code (e.g. 4004, 4014)
-        # gateway state
-        self.session_id: str | None = None
-        self.seq = 0
-        self.events: list[dict[str, Any]] = []  # this session's dispatched frames, for RESUME replay
-        self.ws: web.WebSocketResponse | None = None
+        # gateway state: one session per shard; ws, session_id, seq and events below are shard 0's
+        self.sessions: dict[int, _Session] = {0: _Session()}
         self.identifies = 0
         self.resumes = 0
         self.heartbeats = 0
@@ -138,6 +158,57 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    # shard 0's session (the only one unless the bot is sharded) ------------------------------
+
+    @property
+    def ws(self) -> web.WebSocketResponse | None:
+        return self.sessions[0].ws
+
+    @ws.setter
+    def ws(self, value: web.WebSocketResponse | None) -> None:
+        self.sessions[0].ws = value
+
+    @property
+    def session_id(self) -> str | None:
+        return self.sessions[0].session_id
+
+    @session_id.setter
+    def session_id(self, value: str | None) -> None:
+        self.sessions[0].session_id = value
+
+    @property
+    def seq(self) -> int:
+        return self.sessions[0].seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.sessions[0].seq = value
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.sessions[0].events
+
+    @events.setter
+    def events(self, value: list[dict[str, Any]]) -> None:
+        self.sessions[0].events = value
+
+    def shard_of(self, guild_id: int | str | None) -> int:
+        """The shard Discord sends a guild's events to (DMs: shard 0)."""
+        return 0 if guild_id is None else (int(guild_id) >> 22) % self.shard_count
+
+    def guilds_on(self, shard_id: int) -> list[dict[str, Any]]:
+        return [g for g in self.guilds if self.shard_of(g["id"]) == shard_id]
+
+    async def wait_shards_ready(self, shard_ids: list[int] | range, timeout: float = 20.0) -> None:
+        """Until each of ``shard_ids`` has identified and been sent READY and its GUILD_CREATEs."""
+        def ready() -> bool:
+            for i in shard_ids:
+                sess = self.sessions.get(i)
+                if sess is None or sess.ws is None or not sess.identifies or sess.seq < 1 + len(self.guilds_on(i)):
+                    return False
+            return True
+        await self.wait_until(ready, timeout, f"shards {list(shard_ids)} ready")
 
     # lifecycle ------------------------------------------------------------------------------
 
@@ -153,8 +224,9 @@ class FakeDiscord:
         return self
 
     async def close(self) -> None:
-        if self.ws is not None and not self.ws.closed:
-            await self.ws.close(code=WSCloseCode.GOING_AWAY)
+        for sess in list(self.sessions.values()):
+            if sess.ws is not None and not sess.ws.closed:
+                await sess.ws.close(code=WSCloseCode.GOING_AWAY)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -314,7 +386,8 @@ class FakeDiscord:
         self.requests.clear()
         self.messages = {mid: m for mid, m in self.messages.items() if mid in self.threads}
         self._interactions.clear()
-        self.events.clear()
+        for sess in self.sessions.values():
+            sess.events.clear()
         self.gateway_frames.clear()
 
     async def delete_message(self, message: dict[str, Any]) -> None:
@@ -381,7 +454,7 @@ class FakeDiscord:
             (r"/users/@me", "GET", lambda b: ok(self.bot_user)),
             (r"/oauth2/applications/@me", "GET", lambda b: ok(self._application())),
             (r"/applications/@me", "GET", lambda b: ok(self._application())),
-            (r"/gateway/bot", "GET", lambda b: ok({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+            (r"/gateway/bot", "GET", lambda b: ok({"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": {
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})),
             (r"/gateway", "GET", lambda b: ok({"url": self.gateway_url})),
             (r"/applications/(\d+)/commands", "PUT", lambda b, app: ok(self._sync(None, b))),
@@ -686,14 +759,19 @@ class FakeDiscord:
 
     # gateway ------------------------------------------------------------------------------------
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH to the bot (kept for RESUME replay; queued while disconnected)."""
-        self.seq += 1
-        frame = {"op": 0, "t": event, "s": self.seq, "d": data}
-        self.events.append(frame)
-        if self.ws is not None and not self.ws.closed:
+    async def dispatch(self, event: str, data: dict[str, Any], *, shard: int | None = None) -> None:
+        """Send a DISPATCH to the bot (kept for RESUME replay; queued while disconnected), on the shard
+        of the guild it concerns."""
+        if shard is None:
+            guild = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+            shard = self.shard_of(guild)
+        sess = self.sessions.setdefault(shard, _Session())
+        sess.seq += 1
+        frame = {"op": 0, "t": event, "s": sess.seq, "d": data}
+        sess.events.append(frame)
+        if sess.ws is not None and not sess.ws.closed:
             try:
-                await self.ws.send_str(json.dumps(frame))
+                await sess.ws.send_str(json.dumps(frame))
             except (ConnectionError, RuntimeError):
                 pass
 
@@ -704,7 +782,8 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
-        self.ws = ws
+        if self.shard_count == 1:
+            self.ws = ws  # sharded: the connection is a shard's once it says which (IDENTIFY or RESUME)
         await self._send(ws, {"op": 10, "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}, "s": None, "t": None})
         try:
             async for msg in ws:
@@ -714,8 +793,9 @@ class FakeDiscord:
                 self.gateway_frames.append(frame)
                 await self._on_frame(ws, frame)
         finally:
-            if self.ws is ws:
-                self.ws = None
+            for sess in self.sessions.values():
+                if sess.ws is ws:
+                    sess.ws = None
             await self._notify()
         return ws
 
@@ -732,32 +812,40 @@ class FakeDiscord:
             if self.reject_identify_code:
                 await ws.close(code=self.reject_identify_code, message=b"Refused.")
                 return
+            shard_id, shard_count = d.get("shard") or (0, 1)
+            if shard_count != self.shard_count or not 0 <= shard_id < shard_count:
+                await ws.close(code=4010, message=b"Invalid shard.")
+                return
             self.intents = d.get("intents")
             self.identifies += 1
-            self.session_id = f"session-{snowflake()}"
-            self.seq = 0
-            self.events = []
+            sess = self.sessions.setdefault(shard_id, _Session())
+            sess.ws, sess.session_id, sess.seq, sess.events = ws, f"session-{snowflake()}", 0, []
+            sess.identifies += 1
             await self.dispatch("READY", {
-                "v": 10, "user": self.bot_user, "session_id": self.session_id, "resume_gateway_url": self.gateway_url,
-                "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds],
+                "v": 10, "user": self.bot_user, "session_id": sess.session_id, "resume_gateway_url": self.gateway_url,
+                "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds_on(shard_id)],
                 "application": {"id": str(self.app_id), "flags": 0}, "private_channels": [], "relationships": [],
                 "presences": [], "guild_join_requests": [], "geo_ordered_rtc_regions": [], "user_settings": {},
-            })
-            for g in self.guilds:
+                "shard": [shard_id, shard_count],
+            }, shard=shard_id)
+            for g in self.guilds_on(shard_id):
                 await self.dispatch("GUILD_CREATE", {**g, "threads": [t for t in self.threads.values()
                                                                      if t["guild_id"] == g["id"]]})
         elif op == 6:
             if d.get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
                 return
-            if d.get("session_id") != self.session_id:
+            found = [i for i, sess in self.sessions.items() if sess.session_id and sess.session_id == d.get("session_id")]
+            if not found:
                 await self._send(ws, {"op": 9, "d": False, "s": None, "t": None})
                 return
+            sess = self.sessions[found[0]]
+            sess.ws = ws
             self.resumes += 1
             since = d.get("seq") or 0
-            for f in [f for f in self.events if f["s"] > since]:
+            for f in [f for f in sess.events if f["s"] > since]:
                 await self._send(ws, f)
-            await self.dispatch("RESUMED", {})
+            await self.dispatch("RESUMED", {}, shard=found[0])
         await self._notify()
 
     async def close_gateway(self, code: int = 4000, message: str = "fake close", *,
