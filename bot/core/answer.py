@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .confidence import THRESHOLD, Evidence, confidence
+from .confidence import Evidence, confidence
 from .index import PassageIndex
 from .models import Answer, Hit, Passage
 from .rank import Ranker, Scored, name_groups, share_within_names
@@ -33,7 +33,15 @@ class Engine:
     index: PassageIndex
     ranker: Ranker
     passages: tuple[Passage, ...]
-    threshold: float = THRESHOLD
+    threshold: float | None = None  # None: the calibration's own (see fusion_weights.json)
+
+    @property
+    def calibration(self):
+        return self.ranker.params.weights.calibration
+
+    @property
+    def confidence_threshold(self) -> float:
+        return self.calibration.threshold if self.threshold is None else self.threshold
 
 
 def prepare_question(raw: str) -> tuple[str, str | None]:
@@ -46,7 +54,7 @@ def prepare_question(raw: str) -> tuple[str, str | None]:
     return question, None
 
 
-def _query(engine: Engine, question: str, context: str | None) -> sparse.csr_matrix:
+def question_vector(engine: Engine, question: str, context: str | None) -> sparse.csr_matrix:
     q = engine.index.vector(question)
     if context:
         c = engine.index.vector(context)
@@ -104,10 +112,13 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
         share_within_names(by_col, name_groups(question, vocab))
         credit.update({t: by_col[vocab[t]] for t in credit if t in vocab})
     covered = sum(w * credit[t] for t, w in weights.items())
-    margin = 0.0
+    margin = lead = 0.0
     if top.score > 0:
         margin = (top.score - (second.score if second else 0.0)) / top.score
-    return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, margin))
+    if second is not None:
+        lead = max(0.0, top.score - second.score)
+    return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, max(0.0, margin)),
+                    top.score, lead, top.share)
 
 
 def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
@@ -120,6 +131,19 @@ def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
     return engine.ranker.sentences_[row], hit
 
 
+def ranked_evidence(engine: Engine, query: sparse.csr_matrix, question: str,
+                    k: int = 5) -> tuple[list[Scored], Evidence | None]:
+    """The ``k`` best passages (syndicated copies dropped) and the evidence about the top one.
+
+    The evidence is what confidence is computed from; ``benchmarks/fit_fusion.py``
+    reads it to fit the calibration. None when nothing matched.
+    """
+    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))[:k]
+    if not ranked:
+        return ranked, None
+    return ranked, _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
+
+
 def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: int = 5) -> Answer:
     """Answer one question with up to ``k`` ranked passages."""
     question, notice = prepare_question(raw_question)
@@ -128,13 +152,12 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
         return Answer(question, (), None, None, 0.0, False, notice=EMPTY_NOTICE)
     if not analyse(question):
         return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
-    query = _query(engine, question, context)
-    ranked = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))[:k]
-    if not ranked:
+    query = question_vector(engine, question, context)
+    ranked, evidence = ranked_evidence(engine, query, question, k)
+    if evidence is None:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
                       terms=tuple(sorted(set(analyse(question)))))
-    evidence = _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
-    conf = confidence(evidence)
+    conf = confidence(evidence, engine.calibration)
     sentence, sentence_hit = _answer_sentence(engine, query, question, ranked)
     hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank) for rank, s in enumerate(ranked, start=1))
     stems = set(analyse(question)) | (set(analyse(context)) if context else set())
@@ -144,7 +167,7 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
         sentence=sentence,
         sentence_hit=sentence_hit,
         confidence=round(conf, 4),
-        answered=conf >= engine.threshold,
+        answered=conf >= engine.confidence_threshold,
         context=context,
         notice=notice,
         terms=tuple(sorted(stems)),

@@ -10,21 +10,23 @@ a field of its own, word families read off the story's own vocabulary
 semantic space fitted on the story (words that keep company with each other,
 so 'the rapper' finds the paragraphs about the rapper by name), and whether a
 sentence holds the shape of answer asked for (``shapes.py``: a number for
-'when', a name for 'who'). The scores are fused with fixed weights, chosen on
-three unrelated stories together and never per story.
+'when', a name for 'who'). The scores are fused by weights a logistic
+regression learnt on several unrelated stories together (``fusion.py``,
+``benchmarks/fit_fusion.py``), never per story.
 """
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from .families import cuts, word_families
+from .fusion import FusionWeights, shipped_weights
 from .index import CharAnalyzer, PassageIndex, TfidfSpace
 from .shapes import answer_kind, lowercase_words, sentence_shapes
 from .text import STOP_WORDS, analyse, normalise, sentences, stem, words
@@ -35,21 +37,20 @@ class RankParams:
     """Weights and sizes of the re-ranker.
 
     candidates: how many of the index's best passages are looked at closely.
-    w_*: weight of each evidence score in the fused score (all are in [0, 1],
-        so the weights are comparable); 0 turns a piece of evidence off, which
-        is how ``benchmarks/quality.py`` measures what each one brings.
+    all_candidates: a story of at most this many passages has every passage
+        as a candidate (a few hundred cost well under a millisecond more), so
+        no answer is lost because the first stage missed it.
+    weights: the learned fusion of the evidence into a score, and the
+        calibration of confidence (:mod:`bot.core.fusion`); by default the
+        coefficients shipped in ``bot/core/fusion_weights.json``, refitted
+        by ``benchmarks/fit_fusion.py``. A feature with coefficient 0 is off.
+    phrases: build the phrase evidence (word n-grams that join a content
+        word and a function word, 'while in prison', which tell apart
+        passages that all hold the question's words).
     lsa_components: dimensions of the latent space (capped by corpus size);
         0 turns it off, as it should be for archives too big to factorise.
     char_ngrams: character n-gram range inside word boundaries.
     phrase_ngrams: word n-gram range of the phrase evidence (stop words kept).
-    w_phrase: weight of the phrase evidence: the share of the question's
-        phrases that join a content word and a function word ('while in
-        prison') found in the passage, which tells apart passages that all
-        hold the question's words.
-    w_typed: weight of the answer-shape evidence: a sentence that matches the
-        question and also holds something of the shape the question asks for
-        (a number or date for 'when' and 'how many', a name for 'who', a name
-        after a place preposition for 'where').
     s_typed, s_before, s_first: how the answering sentence is picked (see
         :meth:`Ranker.pick_sentence`), relative to the sentence's coverage of
         the question.
@@ -62,17 +63,9 @@ class RankParams:
     """
 
     candidates: int = 40
-    w_word: float = 0.0
-    w_sentence: float = 0.2
-    w_char: float = 0.3
-    w_title: float = 0.0
-    w_lsa: float = 0.05
-    w_cover: float = 0.95
-    w_previous: float = 0.1
-    w_bm25: float = 0.1
-    w_sentence_cover: float = 0.15
-    w_phrase: float = 0.2
-    w_typed: float = 0.2
+    all_candidates: int = 1000
+    weights: FusionWeights = field(default_factory=shipped_weights)
+    phrases: bool = True
     lsa_components: int = 100
     char_ngrams: tuple[int, int] = (3, 5)
     phrase_ngrams: tuple[int, int] = (2, 3)
@@ -100,6 +93,7 @@ class Scored:
     word: float
     sentence: float
     best_sentence: int  # row in the sentence matrix
+    share: float = 0.0  # softmax of the fused scores over all candidates: the fusion's own P(this one answers)
 
 
 _ARTICLES = frozenset(("a", "an", "the"))
@@ -212,7 +206,7 @@ class Ranker:
         self.keys_ = [normalise(t) for t in passages] if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)) if rich else None
         self.char_matrix_ = self.char_space_.fit_transform(passages) if rich else None
-        use_phrase = len(passages) <= p.phrase_limit and p.w_phrase > 0
+        use_phrase = len(passages) <= p.phrase_limit and p.phrases
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)) if use_phrase else None
         self.phrase_matrix_ = self.phrase_space_.fit_transform(passages) if use_phrase else None
         self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
@@ -281,8 +275,13 @@ class Ranker:
         data /= max(float(np.linalg.norm(data)), 1e-12)
         return sparse.csr_matrix((data, cols, np.asarray([0, cols.size])), shape=query.shape)
 
-    def rank(self, index: PassageIndex, query: sparse.csr_matrix, text: str, k: int) -> list[Scored]:
-        """Fuse the evidence for the index's candidates and return them best first."""
+    def candidates(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
+                   k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The candidate rows for a question and their evidence (see :meth:`features`), unfused.
+
+        Every passage of a small story (``all_candidates``), else the index's
+        best ``candidates``; no rows when the question has no known word.
+        """
         p = self.params
         asked = query.indices[index.unigram_[query.indices]]
         query = self.expand(index, query, text)
@@ -291,14 +290,29 @@ class Ranker:
             query = _feedback(index, query, [r for r, _ in hits[:p.prf_docs]], p.prf_weight)
             hits = index.search(query, max(p.candidates, k))
         if not hits:
-            return []
-        rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), {}
+        if index.size <= p.all_candidates:
+            word = index.scores(query)
+            rows = np.arange(index.size, dtype=np.int64)
+        else:
+            rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
+            word = np.fromiter((s for _, s in hits), dtype=np.float32)
         f = self.features(index, query, text, rows, asked)
-        f["word"] = np.fromiter((s for _, s in hits), dtype=np.float32)
-        fused = sum(getattr(p, f"w_{name}") * values for name, values in f.items() if name != "best_sentence")
+        f["word"] = word
+        return rows, f
+
+    def rank(self, index: PassageIndex, query: sparse.csr_matrix, text: str, k: int) -> list[Scored]:
+        """Fuse the evidence for the candidates and return the ``k`` best, best first."""
+        rows, f = self.candidates(index, query, text, k)
+        if not rows.size:
+            return []
+        fused = self.params.weights.fusion.score(f, rows.size)
+        share = np.exp(fused - fused.max())
+        share /= share.sum()
         order = np.lexsort((rows, -fused))
         return [
-            Scored(int(rows[i]), float(fused[i]), float(f["word"][i]), float(f["sentence"][i]), int(f["best_sentence"][i]))
+            Scored(int(rows[i]), float(fused[i]), float(f["word"][i]), float(f["sentence"][i]), int(f["best_sentence"][i]),
+                   float(share[i]))
             for i in order[:k]
         ]
 

@@ -1,0 +1,252 @@
+"""Fit the evidence fusion and the confidence calibration; rewrite bot/core/fusion_weights.json.
+
+The question sets of several unrelated stories are pooled (the bundled story
+with ``shared/eval/dev.jsonl`` and ``benchmarks/check_questions.jsonl``, the
+Wikipedia stories of ``shared/eval/stories`` and the news stories of
+``shared/eval/news``), every question weighing the same (see ``STORY_POWER``):
+
+1. fusion: for every answerable question, every candidate passage's evidence
+   (:meth:`bot.core.rank.Ranker.candidates`) and whether it answers (the
+   evaluation's rule); a listwise logistic ranker (see :func:`fit_fusion`)
+   learns one non-negative weight per feature.
+2. calibration: with that fusion, every question is answered and the top
+   passage's signals (:class:`bot.core.confidence.Evidence`) are labelled
+   1 when that passage answers (0 for questions the story does not answer);
+   a logistic with non-negative coefficients gives the probability.
+3. threshold: 0.5, where the top passage is as likely right as wrong (a
+   lower one answered a quarter of the Wikipedia stories' off-story
+   questions; see benchmarks/RESULTS.md).
+
+    .venv/bin/python benchmarks/fit_fusion.py [--shared ../shared/eval] [--write]
+
+``benchmarks/quality.py`` refits the same way without each story in turn
+(leave-one-story-out) to measure what this generalises to.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.core.answer import Engine, prepare_question, question_vector, ranked_evidence  # noqa: E402
+from bot.core.confidence import Evidence  # noqa: E402
+from bot.core.corpus import read_folder  # noqa: E402
+from bot.core.evaluate import Question, load_questions, passage_matches  # noqa: E402
+from bot.core.fusion import WEIGHTS_FILE, Calibration, Fusion, FusionWeights  # noqa: E402
+from bot.core.story import Story  # noqa: E402
+from bot.core.text import analyse  # noqa: E402
+
+FEATURES = ("cover", "sentence_cover", "sentence", "bm25", "char", "phrase", "lsa", "typed")
+"""The evidence the fusion weighs (names of :meth:`Ranker.features`' arrays). Left out, because
+leave-one-story-out they lost more than they won: the passage's own cosine (the best sentence's
+and BM25 say it better), the headline and the previous paragraph (both favour every paragraph of
+an article about the question, not the one that answers)."""
+SIGNALS = ("known", "covered", "sentence", "lead", "share")
+"""The top passage's signals the calibration weighs (fields of :class:`Evidence`)."""
+FUSION_L2 = 0.01
+"""L2 penalty of the fusion's weights (per unit of total question weight)."""
+CALIBRATION_L2 = 0.001
+"""L2 penalty of the calibration (per unit of total sample weight)."""
+THRESHOLD = 0.5
+STORY_POWER = 1.0
+"""A story with n questions weighs n ** STORY_POWER in the fits: 1, every question the same. 0 (every
+story the same) lets three news stories of 6-13 answerable questions, with noisy labels, outweigh
+the rest, and was worse leave-one-story-out on every other story; 0.5 sat in between."""
+
+
+def story_weight(n_questions: int) -> float:
+    return float(n_questions) ** STORY_POWER
+
+
+@dataclass
+class EvalStory:
+    """One story and its question sets, as the evaluation reads them."""
+
+    name: str
+    kind: str  # "bundled", "wikipedia" or "news"
+    seeds: Path
+    sets: dict[str, list[Question]]  # label -> questions; "nei": about the story, not answered by it
+
+    def questions(self) -> list[tuple[str, Question]]:
+        return [(label, q) for label, qs in self.sets.items() for q in qs]
+
+
+def eval_stories(shared: Path) -> list[EvalStory]:
+    """Every story with questions: the bundled one, ``stories/*`` and ``news/*``."""
+    out = [EvalStory("bundled", "bundled", REPO / "seeds", {
+        "dev": load_questions(shared / "dev.jsonl"),
+        "check": load_questions(REPO / "benchmarks" / "check_questions.jsonl"),
+    })]
+    for kind, sub in (("wikipedia", "stories"), ("news", "news")):
+        for folder in sorted((shared / sub).glob("*")):
+            if not (folder / "seeds").is_dir() or not (folder / "questions.jsonl").exists():
+                continue
+            sets = {"questions": load_questions(folder / "questions.jsonl")}
+            if (folder / "unanswerable_in_story.jsonl").exists():
+                sets["nei"] = load_questions(folder / "unanswerable_in_story.jsonl")
+            out.append(EvalStory(folder.name, kind, folder / "seeds", sets))
+    return out
+
+
+@dataclass
+class Built:
+    """A story built once, with its answerable questions' candidate evidence."""
+
+    story: EvalStory
+    built: Story
+    samples: list[tuple[np.ndarray, np.ndarray]]  # per answerable question: X (candidates x FEATURES), y
+
+
+def build(story: EvalStory) -> Built:
+    built = Story.from_corpus(read_folder(story.seeds))
+    engine = built.engine
+    samples = []
+    for _, q in story.questions():
+        if not q.answerable:
+            continue
+        text, _ = prepare_question(q.question)
+        if not analyse(text):
+            continue
+        rows, f = engine.ranker.candidates(engine.index, question_vector(engine, text, None), text, 5)
+        if not rows.size:
+            continue
+        X = np.column_stack([np.asarray(f.get(name, np.zeros(rows.size)), dtype=np.float64) for name in FEATURES])
+        y = np.fromiter((passage_matches(engine.passages[int(r)].text, q) for r in rows), dtype=bool, count=rows.size)
+        samples.append((X, y))
+    return Built(story, built, samples)
+
+
+def with_weights(built: Story, weights: FusionWeights) -> Story:
+    """The same built story answering with other weights (no rebuild: the evidence is the same)."""
+    engine = built.engine
+    ranker = copy.copy(engine.ranker)
+    ranker.params = replace(ranker.params, weights=weights)
+    return Story(built.corpus, Engine(engine.index, ranker, engine.passages, engine.threshold))
+
+
+# --- fitting ----------------------------------------------------------------------------
+
+def fit_fusion(stories: Sequence[Built], l2: float = FUSION_L2) -> Fusion:
+    """A listwise logistic ranker (conditional logit): the answering passages' share of softmax(w . x).
+
+    For each question, the probability mass that ``softmax`` over all its
+    candidates puts on the passages that answer is made as large as
+    possible: exactly the 'right passage first' the reader sees, with the
+    hard candidates (close rivals) weighing most and the easy ones hardly at
+    all. Each story weighs the same, each of its questions the same within
+    it. ``l2`` keeps the weights small where the data cannot tell them apart.
+    The weights are kept non-negative: more of any evidence never lowers a
+    passage. Unbounded, collinear pieces take large opposite weights (the
+    passage cosine came out at -16 against +6 for its best sentence's), which
+    then rank a passage quoted word for word below others.
+    """
+    groups = []
+    for b in stories:
+        usable = [(X, y) for X, y in b.samples if y.any() and (~y).any()]
+        for X, y in usable:
+            groups.append((X, y, story_weight(len(usable)) / len(usable)))
+    n_feat = len(FEATURES)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for X, y, weight in groups:
+            s = X @ w
+            m = s.max()
+            e = np.exp(s - m)
+            p_all = e / e.sum()
+            p_pos = e[y] / e[y].sum()
+            total += weight * (np.log(e.sum()) - np.log(e[y].sum()))
+            grad += weight * (p_all @ X - p_pos @ X[y])
+        return total, grad
+
+    res = minimize(loss, np.zeros(n_feat), jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * n_feat)
+    return Fusion(FEATURES, tuple(round(float(v), 3) for v in res.x))
+
+
+def calibration_rows(built: Built, weights: FusionWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signals of every question's top passage under ``weights``, whether it answers, whether it could."""
+    story = with_weights(built.built, weights)
+    engine = story.engine
+    rows, labels, answerable = [], [], []
+    for _, q in built.story.questions():
+        text, _ = prepare_question(q.question)
+        if not analyse(text):
+            continue
+        ranked, evidence = ranked_evidence(engine, question_vector(engine, text, None), text)
+        if evidence is None:
+            evidence = Evidence(0.0, 0.0, 0.0, 0.0)
+        rows.append([getattr(evidence, s) for s in SIGNALS])
+        labels.append(bool(ranked) and q.answerable and passage_matches(engine.passages[ranked[0].row].text, q))
+        answerable.append(q.answerable)
+    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64), np.asarray(answerable, dtype=bool)
+
+
+def fit_logistic_nonneg(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray,
+                        l2: float = CALIBRATION_L2) -> tuple[np.ndarray, float]:
+    """Logistic regression whose coefficients are kept >= 0 (L-BFGS-B with bounds).
+
+    Non-negative, so the confidence can only grow with the evidence: a
+    reader can trust that more of the question covered never means less sure.
+    """
+    sw = sample_weight / sample_weight.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        z = X @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        ll = np.logaddexp(0.0, z) - y * z
+        g = (p - y) * sw
+        return float(sw @ ll + l2 * w @ w), np.append(X.T @ g + 2 * l2 * w, g.sum())
+
+    bounds = [(0.0, None)] * X.shape[1] + [(None, None)]
+    res = minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds)
+    return res.x[:-1], float(res.x[-1])
+
+
+def fit_calibration(stories: Sequence[Built], fusion: Fusion, placeholder: Calibration) -> Calibration:
+    """Fit P(top passage answers) on every question of ``stories`` (each story weighing the same)."""
+    weights = FusionWeights(fusion, placeholder)
+    Xs, ys, ws = [], [], []
+    for b in stories:
+        X, y, _ = calibration_rows(b, weights)
+        Xs.append(X)
+        ys.append(y)
+        ws.append(np.full(len(y), story_weight(len(y)) / len(y)))
+    coef, intercept = fit_logistic_nonneg(np.vstack(Xs), np.concatenate(ys), np.concatenate(ws))
+    return Calibration(SIGNALS, tuple(round(float(v), 4) for v in coef), round(intercept, 4), THRESHOLD)
+
+
+def fit(stories: Sequence[Built]) -> FusionWeights:
+    """Fusion, then calibration, on the given stories."""
+    fusion = fit_fusion(stories)
+    placeholder = Calibration(SIGNALS, (0.0,) * len(SIGNALS), 0.0)
+    return FusionWeights(fusion, fit_calibration(stories, fusion, placeholder))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
+    ap.add_argument("--write", action="store_true", help=f"rewrite bot/core/{WEIGHTS_FILE}")
+    args = ap.parse_args(argv)
+    built = [build(s) for s in eval_stories(args.shared)]
+    weights = fit(built)
+    text = json.dumps(weights.as_dict(), indent=2) + "\n"
+    print(text)
+    if args.write:
+        (REPO / "bot" / "core" / WEIGHTS_FILE).write_text(text, encoding="utf-8")
+        print(f"wrote bot/core/{WEIGHTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
