@@ -28,7 +28,7 @@ from scipy import sparse
 from .families import cuts, word_families
 from .fusion import FusionWeights, shipped_weights
 from .index import CharAnalyzer, PassageIndex, TfidfSpace
-from .shapes import answer_kind, lowercase_words, sentence_shapes
+from .shapes import answer_kind, lowercase_words, sentence_shapes, shape_found
 from .text import STOP_WORDS, analyse, normalise, sentences, stem, words
 
 
@@ -342,7 +342,7 @@ class Ranker:
         cover = self._coverage(self.sentence_matrix_[sent_rows][:, cols].toarray() > 0, cols, asked, index, total, text)
         kind = answer_kind(text) if self.shapes_ is not None else None
         asked_words = set(words(text))
-        typed = np.asarray([kind is not None and bool(self.shapes_[r][kind] - asked_words) for r in sent_rows.tolist()],
+        typed = np.asarray([kind is not None and shape_found(kind, self.shapes_[r], asked_words) for r in sent_rows.tolist()],
                            dtype=np.float64)
         before = np.zeros(sent_rows.size)
         same = seg[1:] == seg[:-1]
@@ -386,7 +386,7 @@ class Ranker:
         if kind is not None:
             asked_words = set(words(text))
             for i, s_row in enumerate(sent_rows.tolist()):
-                if self.shapes_[s_row][kind] - asked_words:
+                if shape_found(kind, self.shapes_[s_row], asked_words):
                     typed[i] = sent_cover[i]
         f["typed"] = np.zeros(rows.size)
         np.maximum.at(f["typed"], seg, typed)

@@ -1,0 +1,82 @@
+"""The learned fusion and calibration (bot/core/fusion.py, fusion_weights.json, benchmarks/fit_fusion.py).
+
+Pinned as behaviour, never as fitted numbers: the shipped file loads and
+names evidence the engine produces; more evidence never lowers a passage's
+score or the confidence; the fit keeps that true even on data that would
+pull a coefficient below zero.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.core.confidence import Evidence, confidence
+from bot.core.fusion import Calibration, Fusion, FusionWeights, shipped_weights
+from bot.core.rank import RankParams
+from bot.core.story import Story
+
+from helpers import SEEDS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_weights_load_and_are_what_the_engine_uses() -> None:
+    weights = shipped_weights()
+    assert RankParams().weights == weights
+    assert weights.fusion.features and len(weights.fusion.features) == len(weights.fusion.coef)
+    assert 0.0 < weights.calibration.threshold < 1.0
+    # Readable and monotone: no negative coefficient anywhere.
+    assert min(weights.fusion.coef) >= 0 and min(weights.calibration.coef) >= 0
+    assert FusionWeights.from_dict(json.loads(json.dumps(weights.as_dict()))) == weights
+
+
+def test_every_fused_feature_is_evidence_the_ranker_produces() -> None:
+    story = Story.from_folder(SEEDS)
+    engine = story.engine
+    question = "Where is Alice Johnson imprisoned?"
+    rows, evidence = engine.ranker.candidates(engine.index, engine.index.vector(question), question, 5)
+    assert rows.size == len(story.passages)  # a small story: every passage is a candidate
+    missing = set(shipped_weights().fusion.features) - set(evidence)
+    assert not missing
+    names = set(shipped_weights().calibration.signals)
+    assert names <= set(Evidence.__dataclass_fields__)
+
+
+def test_more_evidence_never_lowers_a_score() -> None:
+    fusion = shipped_weights().fusion
+    rng = np.random.default_rng(0)
+    base = {name: rng.uniform(0, 1, 50) for name in fusion.features}
+    for name in fusion.features:
+        raised = {**base, name: base[name] + rng.uniform(0, 1, 50)}
+        assert np.all(fusion.score(raised, 50) >= fusion.score(base, 50) - 1e-12)
+
+
+def test_missing_evidence_counts_as_none_and_unknown_evidence_is_ignored() -> None:
+    fusion = Fusion(("a", "b"), (1.0, 2.0))
+    assert fusion.score({"a": np.array([1.0]), "c": np.array([5.0])}, 1).tolist() == [1.0]
+    with pytest.raises(ValueError):
+        Fusion(("a",), (1.0, 2.0))
+
+
+def test_calibration_is_a_probability() -> None:
+    cal = Calibration(("known",), (4.0,), -2.0)
+    assert cal.probability({"known": 0.0}) < 0.5 < cal.probability({"known": 1.0})
+    assert 0.0 <= cal.probability({"known": -1e6}) <= cal.probability({"known": 1e6}) <= 1.0
+    assert confidence(Evidence(1.0, 1.0, 1.0, 1.0), cal) == pytest.approx(cal.probability({"known": 1.0}))
+
+
+def test_the_fit_keeps_coefficients_non_negative() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from fit_fusion import fit_logistic_nonneg
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (400, 2))
+    # The label follows the first signal up and the second one down.
+    y = (X[:, 0] - X[:, 1] + rng.normal(0, 0.2, 400) > 0).astype(float)
+    coef, _ = fit_logistic_nonneg(X, y, np.ones(400), l2=1e-4)
+    assert coef[0] > 1.0  # learnt the signal that helps
+    assert coef[1] == pytest.approx(0.0, abs=1e-6)  # and did not turn the other one against the evidence
