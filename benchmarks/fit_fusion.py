@@ -117,7 +117,7 @@ def build(story: EvalStory) -> Built:
         text, _ = prepare_question(q.question)
         if not analyse(text):
             continue
-        rows, f = engine.ranker.candidates(engine.index, question_vector(engine, text, None), text, 5)
+        rows, f = engine.ranker.candidate_evidence(engine.index, question_vector(engine, text, None), text, 5)
         if not rows.size:
             continue
         X = np.column_stack([np.asarray(f.get(name, np.zeros(rows.size)), dtype=np.float64) for name in FEATURES])

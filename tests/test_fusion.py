@@ -38,7 +38,7 @@ def test_every_fused_feature_is_evidence_the_ranker_produces() -> None:
     story = Story.from_folder(SEEDS)
     engine = story.engine
     question = "Where is Alice Johnson imprisoned?"
-    rows, evidence = engine.ranker.candidates(engine.index, engine.index.vector(question), question, 5)
+    rows, evidence = engine.ranker.candidate_evidence(engine.index, engine.index.vector(question), question, 5)
     assert rows.size == len(story.passages)  # a small story: every passage is a candidate
     missing = set(shipped_weights().fusion.features) - set(evidence)
     assert not missing

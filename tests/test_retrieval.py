@@ -203,14 +203,18 @@ def test_context_helps_a_pronoun_question(seeds: Story, question: str, context: 
 
 def _fitted_state(story: Story) -> dict[str, object]:
     index, ranker = story.engine.index, story.engine.ranker
+    evidence = ranker.evidence_
     state: dict[str, object] = {
         "vocabulary": len(index.vocabulary_), "idf": index.idf_.copy(), "nnz": index.matrix_.nnz,
-        "sentences": len(ranker.sentences_), "families": dict(ranker.family_), "affixes": len(ranker.affixes_),
+        "families": dict(ranker.family_), "affixes": len(ranker.affixes_),
     }
-    if ranker.char_space_ is not None:
-        state["char_vocabulary"] = len(ranker.char_space_.vocabulary_)
-    if ranker.lsa_ is not None:
-        state["lsa"] = ranker.lsa_.copy()
+    if evidence.passages_ is not None:
+        state["sentences"] = len(evidence.passages_.sentences)
+    if evidence.char_space_ is not None:
+        state["char_vocabulary"] = len(evidence.char_space_.vocabulary_)
+        state["char_idf"] = evidence.char_space_.idf_.copy()
+    if evidence.lsa_components_ is not None:
+        state["lsa"] = evidence.lsa_components_.copy()
     return state
 
 

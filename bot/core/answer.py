@@ -127,8 +127,7 @@ def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
     picked = engine.ranker.pick_sentence(engine.index, query, question, [s.row for s in ranked[:SENTENCE_PASSAGES]])
     if picked is None:
         return None, None
-    row, hit = picked
-    return engine.ranker.sentences_[row], hit
+    return picked
 
 
 def ranked_evidence(engine: Engine, query: sparse.csr_matrix, question: str,
