@@ -46,7 +46,7 @@ from bot.core.fusion import WEIGHTS_FILE, Calibration, Fusion, FusionWeights  # 
 from bot.core.story import Story  # noqa: E402
 from bot.core.text import analyse  # noqa: E402
 
-FEATURES = ("cover", "sentence_cover", "sentence", "bm25", "char", "phrase", "lsa", "typed")
+FEATURES = ("cover", "sentence_cover", "sentence", "bm25", "char", "phrase", "lsa", "typed", "carried")
 """The evidence the fusion weighs (names of :meth:`Ranker.features`' arrays). Left out, because
 leave-one-story-out they lost more than they won: the passage's own cosine (the best sentence's
 and BM25 say it better), the headline and the previous paragraph (both favour every paragraph of
@@ -54,10 +54,12 @@ an article about the question, not the one that answers)."""
 SIGNALS = ("known", "covered", "sentence", "lead", "share")
 """The top passage's signals the calibration weighs (fields of :class:`Evidence`)."""
 FUSION_L2 = 0.01
-"""L2 penalty of the fusion's weights (per unit of total question weight)."""
+"""L2 penalty of the fusion's weights, against the loss summed over questions (1 each, see STORY_POWER).
+Chosen with STORY_POWER and FEATURES by leave-one-story-out figures (0.0001-0.01 differ by a question or two)."""
 CALIBRATION_L2 = 0.001
 """L2 penalty of the calibration (per unit of total sample weight)."""
 THRESHOLD = 0.5
+"""Below this probability storybot says the articles don't seem to answer."""
 STORY_POWER = 1.0
 """A story with n questions weighs n ** STORY_POWER in the fits: 1, every question the same. 0 (every
 story the same) lets three news stories of 6-13 answerable questions, with noisy labels, outweigh
@@ -126,11 +128,14 @@ def build(story: EvalStory) -> Built:
     return Built(story, built, samples)
 
 
-def with_weights(built: Story, weights: FusionWeights) -> Story:
-    """The same built story answering with other weights (no rebuild: the evidence is the same)."""
+def with_weights(built: Story, weights: FusionWeights, **params) -> Story:
+    """The same built story answering with other weights (no rebuild: the evidence is the same).
+
+    ``params``: other question-time :class:`RankParams` fields, e.g. ``all_candidates=0``.
+    """
     engine = built.engine
     ranker = copy.copy(engine.ranker)
-    ranker.params = replace(ranker.params, weights=weights)
+    ranker.params = replace(ranker.params, weights=weights, **params)
     return Story(built.corpus, Engine(engine.index, ranker, engine.passages, engine.threshold))
 
 
@@ -143,8 +148,9 @@ def fit_fusion(stories: Sequence[Built], l2: float = FUSION_L2) -> Fusion:
     candidates puts on the passages that answer is made as large as
     possible: exactly the 'right passage first' the reader sees, with the
     hard candidates (close rivals) weighing most and the easy ones hardly at
-    all. Each story weighs the same, each of its questions the same within
-    it. ``l2`` keeps the weights small where the data cannot tell them apart.
+    all. A story weighs ``story_weight`` of its number of questions, shared
+    equally by them. ``l2`` keeps the weights small where the data cannot
+    tell them apart.
     The weights are kept non-negative: more of any evidence never lowers a
     passage. Unbounded, collinear pieces take large opposite weights (the
     passage cosine came out at -16 against +6 for its best sentence's), which
@@ -226,11 +232,20 @@ def fit_calibration(stories: Sequence[Built], fusion: Fusion, placeholder: Calib
     return Calibration(SIGNALS, tuple(round(float(v), 4) for v in coef), round(intercept, 4), THRESHOLD)
 
 
-def fit(stories: Sequence[Built]) -> FusionWeights:
-    """Fusion, then calibration, on the given stories."""
+def fit(stories: Sequence[Built], without: Sequence[str] = ()) -> FusionWeights:
+    """Fusion, then calibration, on the given stories; ``without``: features left out (weight 0)."""
+    if without:
+        drop = [FEATURES.index(name) for name in without]
+        stories = [Built(b.story, b.built, [(_zeroed(X, drop), y) for X, y in b.samples]) for b in stories]
     fusion = fit_fusion(stories)
     placeholder = Calibration(SIGNALS, (0.0,) * len(SIGNALS), 0.0)
     return FusionWeights(fusion, fit_calibration(stories, fusion, placeholder))
+
+
+def _zeroed(X: np.ndarray, columns: list[int]) -> np.ndarray:
+    X = X.copy()
+    X[:, columns] = 0.0
+    return X
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,7 +31,7 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +68,8 @@ class SetResult:
     query_ms: float
 
 
-def run(built: Built, weights: FusionWeights, label: str) -> SetResult:
-    story = with_weights(built.built, weights)
+def run(built: Built, weights: FusionWeights, label: str, **params) -> SetResult:
+    story = with_weights(built.built, weights, **params)
     qs = built.story.sets[label]
     times: list[float] = []
     pairs = []
@@ -174,10 +174,45 @@ def coefficient_table(full: FusionWeights, loso: dict[str, FusionWeights]) -> li
     return out
 
 
+def ablation(built: list[Built], loso: dict[str, FusionWeights]) -> list[str]:
+    """Leave-one-story-out figures with one piece off at a time (the fusion refitted without it)."""
+    from fit_fusion import FEATURES
+
+    variants: list[tuple[str, Callable[[Built], FusionWeights], dict]] = [
+        ("shipped: learned fusion, every passage a candidate", lambda b: loso[b.story.name], {}),
+        ("only the index's best 40 passages are candidates", lambda b: loso[b.story.name], {"all_candidates": 0}),
+    ]
+    for feat in FEATURES:
+        refit: dict[str, FusionWeights] = {}
+
+        def weights(b: Built, feat: str = feat, refit: dict = refit) -> FusionWeights:
+            if b.story.name not in refit:
+                refit[b.story.name] = fit([o for o in built if o is not b], without=(feat,))
+            return refit[b.story.name]
+        variants.append((f"without {feat}", weights, {}))
+    variants.append(("hand-set weights and confidence (before; not refitted)", lambda b: HAND, {}))
+    kinds = ("bundled", "wikipedia", "news")
+    out = ["| variant (LOSO) | " + " | ".join(f"{k} hit@1 | {k} hit@3 | {k} sentence" for k in kinds) + " |",
+           "| --- | " + " | ".join("---: | ---: | ---:" for _ in kinds) + " |"]
+    for label, weights, params in variants:
+        by_kind: dict[str, list[SetResult]] = {k: [] for k in kinds}
+        for b in built:
+            w = weights(b)
+            by_kind[b.story.kind] += [run(b, w, lab, **params) for lab in b.story.sets if lab != "nei"]
+        cells = []
+        for k in kinds:
+            f = figures(merge(by_kind[k]))
+            cells += [_cell(f["hit@1"]), _cell(f["hit@3"]), _cell(f["sentence-hit"])]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also refit without each feature in turn (a few minutes): what each piece brings")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     built = [build(s) for s in eval_stories(args.shared)]
@@ -219,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += reliability_table(rel_rows)
     lines += ["", "### Coefficients: fitted on all stories, and without each one", ""]
     lines += coefficient_table(full, loso)
+    if args.ablation:
+        lines += ["", "### What each piece brings (leave-one-story-out; bundled = dev and check questions together)", ""]
+        lines += ablation(built, loso)
     lines += ["", f"Query time, bundled story, dev.jsonl: {bundled_ms:.2f} ms median. "
               f"Building the stories and the {1 + len(loso)} fits: {fit_s:.0f} s.", ""]
     print("\n".join(lines))

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from .confidence import Evidence, confidence
+from .fusion import Calibration
 from .index import PassageIndex
 from .models import Answer, Hit, Passage
 from .rank import Ranker, Scored, name_groups, share_within_names
@@ -36,11 +37,13 @@ class Engine:
     threshold: float | None = None  # None: the calibration's own (see fusion_weights.json)
 
     @property
-    def calibration(self):
+    def calibration(self) -> Calibration:
+        """How confidence is computed: the calibration shipped with the ranker's weights."""
         return self.ranker.params.weights.calibration
 
     @property
     def confidence_threshold(self) -> float:
+        """The confidence under which storybot does not answer: ``threshold`` if set, else the calibration's."""
         return self.calibration.threshold if self.threshold is None else self.threshold
 
 

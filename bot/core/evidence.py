@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
+from .continuation import carried_names
 from .index import CharAnalyzer, PassageIndex, TfidfSpace, fast_words
 from .shapes import lowercase_words, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
@@ -72,7 +73,9 @@ class EvidenceModel:
     ``fit`` sets ``char_space_`` (character n-gram vocabulary and idf),
     ``phrase_space_`` (phrase vocabulary and idf), ``lsa_components_`` (the
     latent space's term components) and ``lowercase_`` (words the story writes
-    in lower case, so a capitalised first word can be told to be a name).
+    in lower case, so a capitalised first word can be told to be a name); on
+    a small story also ``passages_`` (every passage's evidence) and
+    ``carried_`` (the names each paragraph carries from the one it continues).
     Each is None when its evidence is off: ``rich_limit`` and
     ``phrase_limit`` of :class:`~bot.core.rank.RankParams` say above which
     size (see there why).
@@ -81,7 +84,7 @@ class EvidenceModel:
     def __init__(self, params: "RankParams") -> None:
         self.params = params
 
-    def fit(self, index: PassageIndex, texts: Sequence[str]) -> "EvidenceModel":
+    def fit(self, index: PassageIndex, texts: Sequence[str], titles: Sequence[str] | None = None) -> "EvidenceModel":
         p = self.params
         n = len(texts)
         rich = n <= p.rich_limit
@@ -93,6 +96,8 @@ class EvidenceModel:
         self.lsa_components_ = _latent_components(index.matrix_, n_comp) if rich and n_comp >= 2 else None
         # A small story costs nothing to read whole: its evidence is computed once, then sliced.
         self.passages_ = Candidates(self, index, texts, shapes=True) if n <= PRECOMPUTE_LIMIT else None
+        self.carried_ = (index.space_.transform(carried_names(texts, titles))
+                         if titles is not None and n <= PRECOMPUTE_LIMIT else None)
         return self
 
     def candidates(self, index: PassageIndex, texts: Sequence[str], rows: np.ndarray) -> "Candidates":
@@ -100,6 +105,18 @@ class EvidenceModel:
         if self.passages_ is not None:
             return self.passages_.subset(rows)
         return Candidates(self, index, [texts[int(r)] for r in rows])
+
+    def carried(self, index: PassageIndex, texts: Sequence[str], titles: Sequence[str],
+                rows: np.ndarray) -> sparse.csr_matrix:
+        """The names each passage of ``rows`` carries from the paragraph it continues, in the index's word space.
+
+        See :mod:`bot.core.continuation`: a paragraph that opens with a
+        pronoun or a quotation is about whoever the paragraph before named.
+        """
+        carried = self.__dict__.get("carried_")
+        if carried is not None:
+            return carried[rows]
+        return index.space_.transform(carried_names(texts, titles, rows.tolist()))
 
     @property
     def shapes(self) -> bool:

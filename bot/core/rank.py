@@ -121,7 +121,7 @@ class Ranker:
         p = self.params
         self.texts_ = passages
         self.titles_ = titles
-        self.evidence_ = EvidenceModel(p).fit(index, passages)
+        self.evidence_ = EvidenceModel(p).fit(index, passages, titles)
         rich = len(passages) <= p.rich_limit
         self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
         return self
@@ -292,6 +292,9 @@ class Ranker:
         f["sentence_cover"] = best_cover
         pass_q = index.matrix_[rows][:, cols].toarray()
         f["cover"] = self._coverage(pass_q > 0, cols, asked, index, total, text)
+        # The question's share found only among the names a paragraph carries from the one it continues.
+        carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
+        f["carried"] = self._coverage((pass_q > 0) | carried, cols, asked, index, total, text) - f["cover"]
         bm25 = index.bm25(text, rows)
         f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
         f["char"] = self.evidence_.char_cosines(text, found)
