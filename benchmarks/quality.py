@@ -222,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     main_rows, hand_rows, rel_rows = [], [], []
     pooled: dict[str, list[tuple[SetResult, SetResult, SetResult]]] = {}
+    pooled_bm25: dict[str, list[tuple[float, int]]] = {}
     bundled_ms = None
     for b in built:
         for label, qs in b.story.sets.items():
@@ -232,7 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_ans = sum(q.answerable for q in qs)
             n_nei = len(b.story.sets.get("nei", [])) if label == "questions" else 0
             counts = f"{n_ans} + {len(qs) - n_ans} off" + (f" + {n_nei} NEI" if n_nei else "")
-            main_rows.append((name, counts, bm25_hit1(b, qs), ins, out))
+            bm25 = bm25_hit1(b, qs)
+            main_rows.append((name, counts, bm25, ins, out))
+            if bm25 is not None:
+                pooled_bm25.setdefault(b.story.kind, []).append((bm25, n_ans))
             hand_rows.append((name, hand))
             rel_rows.append((name, out))
             pooled.setdefault(b.story.kind, []).append((ins, out, hand))
@@ -242,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(pooled.get(kind, [])) > 1:
             parts = pooled[kind]
             merged = [merge([p[i] for p in parts]) for i in range(3)]
-            main_rows.append((f"**{kind}, pooled**", "", None, merged[0], merged[1]))
+            hits = pooled_bm25.get(kind, [])
+            bm25 = sum(h * n for h, n in hits) / sum(n for _, n in hits) if hits else None
+            main_rows.append((f"**{kind}, pooled**", "", bm25, merged[0], merged[1]))
             hand_rows.append((f"**{kind}, pooled**", merged[2]))
             rel_rows.append((f"**{kind}, pooled**", merged[1]))
 
