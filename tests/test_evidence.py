@@ -195,3 +195,34 @@ def test_fast_words_and_fold_equal_the_text_helpers(text):
     assert fast_fold(text) == fold(text)
     for bigrams in (True, False):
         assert WordAnalyzer(bigrams).fast(text) == WordAnalyzer(bigrams)(text)
+
+
+def test_latent_space_of_a_sample_has_components_only_for_its_terms(seeds, monkeypatch):
+    """Above LATENT_SAMPLE passages the space is fitted on a sample; the terms it never uses have none.
+
+    Reading a passage through the term-to-component map gives what the full-width
+    components (zeros for unused terms) give.
+    """
+    from scipy import sparse
+
+    monkeypatch.setattr(evidence_mod, "LATENT_SAMPLE", 150)
+    rng = np.random.default_rng(0)
+    matrix = sparse.random(400, 60_000, density=0.002, format="csr", dtype=np.float32, random_state=rng)
+    components, position = evidence_mod._latent_components(matrix, 20)
+    assert position is not None and (position >= 0).sum() == components.shape[1] < matrix.shape[1]
+    full = np.zeros((components.shape[0], matrix.shape[1]), dtype=np.float32)
+    full[:, position >= 0] = components[:, position[position >= 0]]
+
+    class Index:
+        matrix_ = matrix
+
+    model = evidence_mod.EvidenceModel.__new__(evidence_mod.EvidenceModel)
+    model.lsa_components_, model.lsa_terms_ = components, position
+    wide = evidence_mod.EvidenceModel.__new__(evidence_mod.EvidenceModel)
+    wide.lsa_components_, wide.lsa_terms_ = full, None
+    rows = np.arange(0, 400, 37)
+    for r in (3, 100, 399):
+        query = sparse.csr_matrix(matrix[r])
+        query.data = query.data / np.linalg.norm(query.data)
+        np.testing.assert_allclose(model.latent(Index, query, rows), wide.latent(Index, query, rows), atol=1e-5)
+    assert np.any(model.latent(Index, sparse.csr_matrix(matrix[3]), rows) > 0)

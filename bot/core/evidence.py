@@ -90,7 +90,8 @@ class EvidenceModel:
         use_phrase = n <= p.phrase_limit and p.w_phrase > 0
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)).fit(texts) if use_phrase else None
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
-        self.lsa_components_ = _latent_components(index.matrix_, n_comp) if rich and n_comp >= 2 else None
+        self.lsa_components_, self.lsa_terms_ = (
+            _latent_components(index.matrix_, n_comp) if rich and n_comp >= 2 else (None, None))
         # A small story costs nothing to read whole: its evidence is computed once, then sliced.
         self.passages_ = Candidates(self, index, texts, shapes=True) if n <= PRECOMPUTE_LIMIT else None
         return self
@@ -141,11 +142,24 @@ class EvidenceModel:
         components = self.lsa_components_
         if components is None or query.nnz == 0:
             return np.zeros(rows.size)
-        q_lsa = query.data.astype(np.float32) @ components[:, query.indices].T
+        position = self.__dict__.get("lsa_terms_")  # term column -> component column (-1: no component)
+        if position is None:
+            q_lsa = query.data.astype(np.float32) @ components[:, query.indices].T
+        else:
+            at = position[query.indices]
+            q_lsa = query.data[at >= 0].astype(np.float32) @ components[:, at[at >= 0]].T
         norm = float(np.linalg.norm(q_lsa))
         if norm <= 0:
             return np.zeros(rows.size)
-        coords = np.asarray(index.matrix_[rows] @ components.T, dtype=np.float32)
+        passages = index.matrix_[rows]
+        if position is not None:
+            at = position[passages.indices]
+            keep = at >= 0
+            counts = np.add.reduceat(keep, passages.indptr[:-1]) if keep.size else np.zeros(rows.size, dtype=np.int64)
+            counts[np.diff(passages.indptr) == 0] = 0
+            passages = sparse.csr_matrix((passages.data[keep], at[keep], np.concatenate([[0], np.cumsum(counts)])),
+                                         shape=(rows.size, components.shape[1]))
+        coords = np.asarray(passages @ components.T, dtype=np.float32)
         return np.clip(_unit_rows(coords) @ (q_lsa / norm), 0.0, None)
 
 
@@ -219,21 +233,39 @@ class Candidates:
         return out
 
 
-def _latent_components(matrix: sparse.csr_matrix, n_comp: int) -> np.ndarray:
+LATENT_SAMPLE = 10_000
+"""Above this many passages the latent space is fitted on this many, drawn at random (seeded): its
+components are the words that keep company, which a sample shows as well as the whole (the factorisation
+of every passage took most of a 100k-passage build). The eval stories are far smaller: factorised whole."""
+
+
+def _latent_components(matrix: sparse.csr_matrix, n_comp: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The term components (``n_comp`` x terms) of a latent space fitted on the passages.
 
     A story of a few hundred passages is factorised exactly (dense SVD takes
     milliseconds); larger ones with scikit-learn's randomized TruncatedSVD,
     whose set-up costs more than the whole factorisation of a small story.
+    Above ``LATENT_SAMPLE`` passages, the space is fitted on a seeded sample,
+    and only the terms the sample uses have components (the others' are 0):
+    the second value maps each term column to its component column (-1: none).
     """
     if matrix.shape[0] * matrix.shape[1] <= 20_000_000:
         _, _, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
-        return np.ascontiguousarray(vt[:n_comp], dtype=np.float32)
+        return np.ascontiguousarray(vt[:n_comp], dtype=np.float32), None
     from sklearn.decomposition import TruncatedSVD  # build time only, large stories
 
+    position = None
+    if matrix.shape[0] > LATENT_SAMPLE:  # the term components of a large story, from a seeded sample of it
+        sample = np.sort(np.random.default_rng(0).choice(matrix.shape[0], LATENT_SAMPLE, replace=False))
+        matrix = sparse.csr_matrix(matrix[sample])
+        used = np.unique(matrix.indices)
+        position = np.full(matrix.shape[1], -1, dtype=np.int32)
+        position[used] = np.arange(used.size, dtype=np.int32)
+        matrix = sparse.csr_matrix((matrix.data, position[matrix.indices], matrix.indptr), shape=(matrix.shape[0], used.size))
+    n_comp = min(n_comp, matrix.shape[1] - 1)
     svd = TruncatedSVD(n_components=n_comp, random_state=0)
     svd.fit(matrix)
-    return svd.components_.astype(np.float32)
+    return svd.components_.astype(np.float32), position
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
