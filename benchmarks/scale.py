@@ -317,7 +317,7 @@ def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak MB and stdout of a command in a fresh process (``/usr/bin/time``)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
         proc = subprocess.run(["/usr/bin/time", "-o", timing.name, "-f", "%e %M", *cmd], capture_output=True,
-                              text=True, env=env)
+                              text=True, env=env, cwd=HERE.parent)  # `-m bot` runs this checkout's code
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[:4])} failed: {proc.stderr.strip().splitlines()[-3:]}")
         wall, kb = timing.read().split()[-2:]
@@ -522,7 +522,7 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.4))
     styles = {"storybot": ("tab:blue", "o"), "naive": ("tab:orange", "s"), "bm25s": ("tab:red", "D"),
               "tantivy": ("tab:purple", "v"), "rank_bm25": ("tab:green", "^")}
     for engine, (color, marker) in styles.items():
@@ -530,28 +530,33 @@ def plot(rows: list[dict], path: Path) -> None:
         if not done:
             continue
         ns = [r["n"] for r in done]
-        med = [_ms(r["search_ms"])[0] for r in done]
-        p99 = [_ms(r["search_ms"])[1] for r in done]
-        ax1.plot(ns, med, color=color, marker=marker, label=f"{engine} median")
-        ax1.plot(ns, p99, color=color, marker=marker, linestyle="--", alpha=0.6, label=f"{engine} p99")
+        ax1.plot(ns, [_ms(r["search_ms"])[0] for r in done], color=color, marker=marker, label=f"{engine} median")
+        ax1.plot(ns, [_ms(r["search_ms"])[1] for r in done], color=color, marker=marker, linestyle="--", alpha=0.6,
+                 label=f"{engine} p99")
         ax2.plot(ns, [r["peak_mb"] for r in done], color=color, marker=marker, label=f"{engine} build peak")
+        ax3.plot(ns, [r["build_s"] for r in done], color=color, marker=marker, label=f"{engine} build")
+        ax3.plot(ns, [max(r["load_s"], 1e-3) for r in done], color=color, marker=marker, linestyle=":", alpha=0.7,
+                 label=f"{engine} load")
         if engine == "storybot":
+            ax1.plot(ns, [_ms(r["ask_ms"])[0] for r in done], color=color, marker="*", linestyle="-.",
+                     label="storybot whole answer, median")
             ax2.plot(ns, [r["serve_mb"] for r in done], color=color, marker=marker, linestyle=":",
-                     label="storybot serving (cache loaded)")
-    ax1.axhline(5, color="grey", linewidth=0.8, linestyle=":")
-    ax1.text(ax1.get_xlim()[0] if False else min(r["n"] for r in rows), 5.4, "5 ms target", color="grey", fontsize=8)
-    ax2.axhline(4096, color="grey", linewidth=0.8, linestyle=":")
-    for ax, title, ylabel in ((ax1, "Query latency (top 40)", "ms"), (ax2, "Peak memory (whole process)", "MB")):
+                     label="storybot serving (cache mapped)")
+    if rows:
+        ax1.axhline(5, color="grey", linewidth=0.8, linestyle=":")
+        ax1.text(min(r["n"] for r in rows), 5.4, "5 ms", color="grey", fontsize=8)
+    for ax, title, ylabel in ((ax1, "Query latency (top 40)", "ms"), (ax2, "Peak memory (whole process)", "MB"),
+                              (ax3, "Build and load time", "s")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("paragraphs")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.suptitle("storybot vs TfidfVectorizer (naive product), bm25s, tantivy, rank_bm25; synthetic Zipf text")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def report(rows: list[dict], sizes: list[int], command: str, files: list[dict] | None = None,
