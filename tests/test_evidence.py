@@ -195,3 +195,56 @@ def test_fast_words_and_fold_equal_the_text_helpers(text):
     assert fast_fold(text) == fold(text)
     for bigrams in (True, False):
         assert WordAnalyzer(bigrams).fast(text) == WordAnalyzer(bigrams)(text)
+
+
+def test_latent_space_of_a_sample_has_components_only_for_its_terms(seeds, monkeypatch):
+    """Above LATENT_SAMPLE passages the space is fitted on a sample; the terms it never uses have none.
+
+    Reading a passage through the term-to-component map gives what the full-width
+    components (zeros for unused terms) give.
+    """
+    from scipy import sparse
+
+    monkeypatch.setattr(evidence_mod, "LATENT_SAMPLE", 150)
+    rng = np.random.default_rng(0)
+    matrix = sparse.random(400, 60_000, density=0.002, format="csr", dtype=np.float32, random_state=rng)
+    components, position = evidence_mod._latent_components(matrix, 20)
+    assert position is not None and (position >= 0).sum() == components.shape[1] < matrix.shape[1]
+    full = np.zeros((components.shape[0], matrix.shape[1]), dtype=np.float32)
+    full[:, position >= 0] = components[:, position[position >= 0]]
+
+    class Index:
+        matrix_ = matrix
+
+    model = evidence_mod.EvidenceModel.__new__(evidence_mod.EvidenceModel)
+    model.lsa_components_, model.lsa_terms_ = components, position
+    wide = evidence_mod.EvidenceModel.__new__(evidence_mod.EvidenceModel)
+    wide.lsa_components_, wide.lsa_terms_ = full, None
+    rows = np.arange(0, 400, 37)
+    for r in (3, 100, 399):
+        query = sparse.csr_matrix(matrix[r])
+        query.data = query.data / np.linalg.norm(query.data)
+        np.testing.assert_allclose(model.latent(Index, query, rows), wide.latent(Index, query, rows), atol=1e-5)
+    assert np.any(model.latent(Index, sparse.csr_matrix(matrix[3]), rows) > 0)
+
+
+def test_character_weights_of_a_large_story_come_from_a_sample(seeds, monkeypatch):
+    """Above CHAR_SAMPLE passages the n-gram idf is read off a seeded sample; passages outside it
+    (with words the sample never saw) still get their rows, the same as the question's transform gives."""
+    monkeypatch.setattr(evidence_mod, "CHAR_SAMPLE", 20)
+    texts = _texts(seeds)
+    model = evidence_mod.EvidenceModel(seeds.engine.ranker.params).fit(seeds.engine.index, texts)
+    sample = evidence_mod._sample(texts, 20)
+    assert len(sample) == 20 and sample == evidence_mod._sample(texts, 20)  # seeded: the same every build
+    reference = TfidfVectorizer(analyzer=CharAnalyzer(), sublinear_tf=True, dtype=np.float32).fit(sample)
+    assert model.char_space_.vocabulary_ == reference.vocabulary_
+    outside = [t for t in texts if t not in sample]
+    assert any(unit not in model.char_space_.units_ for t in outside for unit in CharAnalyzer().units(t))
+    np.testing.assert_allclose(model.char_space_.rows(outside).toarray(),
+                               model.char_space_.transform(outside).toarray(), atol=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("aZb c'-\u2019\n.xY")), max_size=30), max_size=8))
+def test_lowercase_words_in_blocks_equal_the_shapes_helper(texts):
+    assert evidence_mod._lowercase_words(texts, chunk=3) == lowercase_words(texts)

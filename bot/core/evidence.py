@@ -27,7 +27,7 @@ from scipy import sparse
 
 from .continuation import carried_names
 from .index import CharAnalyzer, PassageIndex, TfidfSpace, fast_words
-from .shapes import lowercase_words, sentence_shapes, shape_found
+from .shapes import _LOWER_WORD, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
 
 if TYPE_CHECKING:
@@ -88,12 +88,13 @@ class EvidenceModel:
         p = self.params
         n = len(texts)
         rich = n <= p.rich_limit
-        self.lowercase_ = lowercase_words(texts) if rich else None
-        self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)).fit(texts) if rich else None
+        self.lowercase_ = _lowercase_words(texts) if rich else None
+        self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)).fit(_sample(texts, CHAR_SAMPLE)) if rich else None
         use_phrase = n <= p.phrase_limit and p.phrases
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)).fit(texts) if use_phrase else None
         n_comp = min(p.lsa_components, index.matrix_.shape[0] - 1, index.matrix_.shape[1] - 1)
-        self.lsa_components_ = _latent_components(index.matrix_, n_comp) if rich and n_comp >= 2 else None
+        self.lsa_components_, self.lsa_terms_ = (
+            _latent_components(index.matrix_, n_comp, index.unigram_) if rich and n_comp >= 2 else (None, None))
         # A small story costs nothing to read whole: its evidence is computed once, then sliced.
         self.passages_ = Candidates(self, index, texts, shapes=True) if n <= PRECOMPUTE_LIMIT else None
         self.carried_ = (index.space_.transform(carried_names(texts, titles))
@@ -158,15 +159,28 @@ class EvidenceModel:
         components = self.lsa_components_
         if components is None or query.nnz == 0:
             return np.zeros(rows.size)
-        q_lsa = query.data.astype(np.float32) @ components[:, query.indices].T
+        position = self.__dict__.get("lsa_terms_")  # term column -> component column (-1: no component)
+        if position is None:
+            q_lsa = query.data.astype(np.float32) @ components[:, query.indices].T
+        else:
+            at = position[query.indices]
+            q_lsa = query.data[at >= 0].astype(np.float32) @ components[:, at[at >= 0]].T
         norm = float(np.linalg.norm(q_lsa))
         if norm <= 0:
             return np.zeros(rows.size)
-        coords = np.asarray(index.matrix_[rows] @ components.T, dtype=np.float32)
+        passages = index.matrix_[rows]
+        if position is not None:
+            at = position[passages.indices]
+            keep = at >= 0
+            counts = np.add.reduceat(keep, passages.indptr[:-1]) if keep.size else np.zeros(rows.size, dtype=np.int64)
+            counts[np.diff(passages.indptr) == 0] = 0
+            passages = sparse.csr_matrix((passages.data[keep], at[keep], np.concatenate([[0], np.cumsum(counts)])),
+                                         shape=(rows.size, components.shape[1]))
+        coords = np.asarray(passages @ components.T, dtype=np.float32)
         return np.clip(_unit_rows(coords) @ (q_lsa / norm), 0.0, None)
 
 
-PRECOMPUTE_LIMIT = 5_000
+PRECOMPUTE_LIMIT = 1_000
 """Up to this many passages the evidence of every passage is computed when the story is built (well
 under a second) and each question slices it; above it, only the candidates' is, when the question comes."""
 
@@ -236,21 +250,76 @@ class Candidates:
         return out
 
 
-def _latent_components(matrix: sparse.csr_matrix, n_comp: int) -> np.ndarray:
+CHAR_SAMPLE = 10_000
+"""Above this many passages the character n-grams' idf is read off this many, drawn at random (seeded):
+an n-gram's share of passages is the same in a sample, and counting every passage's n-grams took most of a
+100k-passage build. An n-gram the sample never shows weighs as one seen once. Smaller stories count all."""
+
+
+def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
+    """``texts``, or a seeded random ``size`` of them (in order) when there are more."""
+    if len(texts) <= size:
+        return texts
+    picked = np.sort(np.random.default_rng(0).choice(len(texts), size, replace=False))
+    return [texts[int(i)] for i in picked]
+
+
+def _lowercase_words(texts: Sequence[str], chunk: int = 2000) -> frozenset[str]:
+    """``shapes.lowercase_words(texts)``, one pattern scan per block of texts (a test checks the equality).
+
+    Joining texts with a newline changes nothing the pattern sees: a newline is
+    not in its look-behind, just like the start of a text.
+    """
+    texts = list(texts)
+    found: set[str] = set()
+    for a in range(0, len(texts), chunk):
+        found.update(_LOWER_WORD.findall("\n".join(texts[a:a + chunk])))
+    return frozenset(found)
+
+
+LATENT_SAMPLE = 5_000
+"""Above this many passages the latent space is fitted on this many, drawn at random (seeded): its
+components are the words that keep company, which a sample shows as well as the whole (the factorisation
+of every passage took most of a 100k-passage build). The eval stories are far smaller: factorised whole."""
+
+
+def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarray | None = None
+                       ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The term components (``n_comp`` x terms) of a latent space fitted on the passages.
 
     A story of a few hundred passages is factorised exactly (dense SVD takes
     milliseconds); larger ones with scikit-learn's randomized TruncatedSVD,
     whose set-up costs more than the whole factorisation of a small story.
+    Above ``LATENT_SAMPLE`` passages, the space is fitted on a seeded sample.
+    In that factorisation only words (``unigram``: the columns that are
+    words, not pairs) found in two passages or more have components (the
+    others' are 0): the second value maps each term column to its component
+    column (-1: none). Small stories are factorised whole, every term kept.
     """
     if matrix.shape[0] * matrix.shape[1] <= 20_000_000:
         _, _, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
-        return np.ascontiguousarray(vt[:n_comp], dtype=np.float32)
+        return np.ascontiguousarray(vt[:n_comp], dtype=np.float32), None
     from sklearn.decomposition import TruncatedSVD  # build time only, large stories
 
+    if matrix.shape[0] > LATENT_SAMPLE:  # the term components of a large story, from a seeded sample of it
+        sample = np.sort(np.random.default_rng(0).choice(matrix.shape[0], LATENT_SAMPLE, replace=False))
+        matrix = sparse.csr_matrix(matrix[sample])
+    # Only words that two passages share can keep company; pairs and words seen once get no component.
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    used = np.flatnonzero((df >= 2) & (unigram if unigram is not None else True))
+    position = np.full(matrix.shape[1], -1, dtype=np.int32)
+    position[used] = np.arange(used.size, dtype=np.int32)
+    keep = position[matrix.indices] >= 0
+    counts = np.add.reduceat(keep, matrix.indptr[:-1]) if keep.size else np.zeros(matrix.shape[0], dtype=np.int64)
+    counts[np.diff(matrix.indptr) == 0] = 0
+    matrix = sparse.csr_matrix((matrix.data[keep], position[matrix.indices[keep]], np.concatenate([[0], np.cumsum(counts)])),
+                               shape=(matrix.shape[0], used.size))
+    n_comp = min(n_comp, matrix.shape[1] - 1, matrix.shape[0] - 1)
+    if n_comp < 2:
+        return None, None
     svd = TruncatedSVD(n_components=n_comp, random_state=0)
     svd.fit(matrix)
-    return svd.components_.astype(np.float32)
+    return svd.components_.astype(np.float32), position
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
