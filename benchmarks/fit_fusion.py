@@ -11,11 +11,14 @@ Wikipedia stories of ``shared/eval/stories`` and the news stories of
    learns one non-negative weight per feature.
 2. calibration: with that fusion, every question is answered and the top
    passage's signals (:class:`bot.core.confidence.Evidence`) are labelled
-   1 when that passage answers (0 for questions the story does not answer);
-   a logistic with non-negative coefficients gives the probability.
-3. threshold: 0.5, where the top passage is as likely right as wrong (a
-   lower one answered a quarter of the Wikipedia stories' off-story
-   questions; see benchmarks/RESULTS.md).
+   1 when that passage answers (0 for questions the story does not answer).
+   Two non-negative logistics, fitted in turn (see :func:`fit_calibration`):
+   the ranking's (``SIGNALS``) on the answerable questions, then the gate's
+   (``GATE``) on every question, times the first.
+3. threshold: the lowest (0.20-0.70) at which the fitting stories'
+   off-story questions are answered at most ``OFF_STORY_MAX`` of the time
+   and their 'not enough information' ones declined at least ``NEI_MIN``:
+   as few answerable questions refused as those two allow.
 
     .venv/bin/python benchmarks/fit_fusion.py [--shared ../shared/eval] [--write]
 
@@ -51,15 +54,21 @@ FEATURES = ("cover", "sentence_cover", "sentence", "bm25", "char", "phrase", "ls
 leave-one-story-out they lost more than they won: the passage's own cosine (the best sentence's
 and BM25 say it better), the headline and the previous paragraph (both favour every paragraph of
 an article about the question, not the one that answers)."""
-SIGNALS = ("known", "covered", "sentence", "lead", "share")
-"""The top passage's signals the calibration weighs (fields of :class:`Evidence`)."""
+SIGNALS = ("share", "lead")
+"""The ranking's signals (fields of :class:`Evidence`): the top passage's softmax share of the fused
+scores, and its fused score's lead over the second: how clearly the fusion prefers it."""
+GATE = ("known", "covered")
+"""The gate's signals: the share of the question's information the story knows, and the top passage covers."""
+OFF_STORY_MAX = 0.05
+"""The threshold answers at most this share of the fitting stories' off-story questions (target: 10%, kept
+below so that a new story has room)."""
+NEI_MIN = 0.5
+"""... and declines at least this share of their 'not enough information' questions (target: 50%)."""
 FUSION_L2 = 0.01
 """L2 penalty of the fusion's weights, against the loss summed over questions (1 each, see STORY_POWER).
 Chosen with STORY_POWER and FEATURES by leave-one-story-out figures (0.0001-0.01 differ by a question or two)."""
 CALIBRATION_L2 = 0.001
 """L2 penalty of the calibration (per unit of total sample weight)."""
-THRESHOLD = 0.5
-"""Below this probability storybot says the articles don't seem to answer."""
 STORY_POWER = 1.0
 """A story with n questions weighs n ** STORY_POWER in the fits: 1, every question the same. 0 (every
 story the same) lets three news stories of 6-13 answerable questions, with noisy labels, outweigh
@@ -180,21 +189,22 @@ def fit_fusion(stories: Sequence[Built], l2: float = FUSION_L2) -> Fusion:
 
 
 def calibration_rows(built: Built, weights: FusionWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Signals of every question's top passage under ``weights``, whether it answers, whether it could."""
+    """Signals (``SIGNALS + GATE``) of every question's top passage under ``weights``, whether it answers,
+    and what the question is: "answerable", "off" (off-story) or "nei" (about the story, not answered)."""
     story = with_weights(built.built, weights)
     engine = story.engine
-    rows, labels, answerable = [], [], []
-    for _, q in built.story.questions():
+    rows, labels, kinds = [], [], []
+    for label, q in built.story.questions():
         text, _ = prepare_question(q.question)
         if not analyse(text):
             continue
         ranked, evidence = ranked_evidence(engine, question_vector(engine, text, None), text)
         if evidence is None:
             evidence = Evidence(0.0, 0.0, 0.0, 0.0)
-        rows.append([getattr(evidence, s) for s in SIGNALS])
+        rows.append([getattr(evidence, s) for s in SIGNALS + GATE])
         labels.append(bool(ranked) and q.answerable and passage_matches(engine.passages[ranked[0].row].text, q))
-        answerable.append(q.answerable)
-    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64), np.asarray(answerable, dtype=bool)
+        kinds.append("answerable" if q.answerable else "nei" if label == "nei" else "off")
+    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64), np.asarray(kinds)
 
 
 def fit_logistic_nonneg(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray,
@@ -219,17 +229,64 @@ def fit_logistic_nonneg(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray,
     return res.x[:-1], float(res.x[-1])
 
 
+def fit_gate(G: np.ndarray, y: np.ndarray, first: np.ndarray, sample_weight: np.ndarray,
+             l2: float = CALIBRATION_L2) -> tuple[np.ndarray, float]:
+    """The gate's logistic (coefficients >= 0), maximising the likelihood of ``y`` under ``first * gate``."""
+    sw = sample_weight / sample_weight.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        u, c = theta[:-1], theta[-1]
+        g = 1.0 / (1.0 + np.exp(-(G @ u + c)))
+        p = np.clip(first * g, 1e-9, 1 - 1e-9)
+        ll = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+        dz = sw * (-y / p + (1 - y) / (1 - p)) * first * g * (1 - g)
+        return float(sw @ ll + l2 * u @ u), np.append(G.T @ dz + 2 * l2 * u, dz.sum())
+
+    bounds = [(0.0, None)] * G.shape[1] + [(None, None)]
+    res = minimize(loss, np.append(np.ones(G.shape[1]), 0.0), jac=True, method="L-BFGS-B", bounds=bounds)
+    return res.x[:-1], float(res.x[-1])
+
+
+def choose_threshold(p: np.ndarray, kinds: np.ndarray) -> float:
+    """The lowest threshold meeting ``OFF_STORY_MAX`` and ``NEI_MIN`` on these questions (0.7 if none does)."""
+    for t in np.round(np.arange(0.20, 0.705, 0.01), 2):
+        answered = p >= t
+        off, nei = answered[kinds == "off"], answered[kinds == "nei"]
+        if (not off.size or off.mean() <= OFF_STORY_MAX) and (not nei.size or 1 - nei.mean() >= NEI_MIN):
+            return float(t)
+    return 0.7
+
+
 def fit_calibration(stories: Sequence[Built], fusion: Fusion, placeholder: Calibration) -> Calibration:
-    """Fit P(top passage answers) on every question of ``stories`` (each story weighing the same)."""
+    """Fit P(top passage answers) on every question of ``stories`` (each question weighing the same).
+
+    First the ranking's factor, on the answerable questions only: how often
+    the top passage is right given how clearly the fusion prefers it, which
+    is what the confidence of an answer to a question the story answers
+    should say. Then the gate, on every question with the first factor
+    fixed: off-story and 'not enough information' questions teach it how
+    little of a question the story must know before no ranking can help.
+    Fitted jointly, off-story questions (a third of the rows) pulled every
+    answerable question's confidence down, so a threshold high enough for
+    them refused a fifth of the answerable ones.
+    """
     weights = FusionWeights(fusion, placeholder)
-    Xs, ys, ws = [], [], []
+    Xs, ys, ks, ws = [], [], [], []
     for b in stories:
-        X, y, _ = calibration_rows(b, weights)
+        X, y, kinds = calibration_rows(b, weights)
         Xs.append(X)
         ys.append(y)
+        ks.append(kinds)
         ws.append(np.full(len(y), story_weight(len(y)) / len(y)))
-    coef, intercept = fit_logistic_nonneg(np.vstack(Xs), np.concatenate(ys), np.concatenate(ws))
-    return Calibration(SIGNALS, tuple(round(float(v), 4) for v in coef), round(intercept, 4), THRESHOLD)
+    X, y, kinds, w = np.vstack(Xs), np.concatenate(ys), np.concatenate(ks), np.concatenate(ws)
+    R, G = X[:, :len(SIGNALS)], X[:, len(SIGNALS):]
+    answerable = kinds == "answerable"
+    coef, intercept = fit_logistic_nonneg(R[answerable], y[answerable], w[answerable])
+    first = 1.0 / (1.0 + np.exp(-(R @ coef + intercept)))
+    gate_coef, gate_intercept = fit_gate(G, y, first, w)
+    p = first / (1.0 + np.exp(-(G @ gate_coef + gate_intercept)))
+    return Calibration(SIGNALS, tuple(round(float(v), 4) for v in coef), round(intercept, 4), choose_threshold(p, kinds),
+                       GATE, tuple(round(float(v), 4) for v in gate_coef), round(gate_intercept, 4))
 
 
 def fit(stories: Sequence[Built], without: Sequence[str] = ()) -> FusionWeights:

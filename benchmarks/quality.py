@@ -171,6 +171,14 @@ def coefficient_table(full: FusionWeights, loso: dict[str, FusionWeights]) -> li
     for i, sig in enumerate(c.signals):
         out.append(f"| *calibration* {sig} | {c.coef[i]:.2f} | "
                    + " | ".join(f"{loso[n].calibration.coef[i]:.2f}" for n in names) + " |")
+    if c.gate:
+        out.append(f"| *gate* intercept | {c.gate_intercept:.2f} | "
+                   + " | ".join(f"{loso[n].calibration.gate_intercept:.2f}" for n in names) + " |")
+        for i, sig in enumerate(c.gate):
+            out.append(f"| *gate* {sig} | {c.gate_coef[i]:.2f} | "
+                       + " | ".join(f"{loso[n].calibration.gate_coef[i]:.2f}" for n in names) + " |")
+    out.append(f"| *threshold* | {c.threshold:.2f} | "
+               + " | ".join(f"{loso[n].calibration.threshold:.2f}" for n in names) + " |")
     return out
 
 

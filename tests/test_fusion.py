@@ -31,6 +31,7 @@ def test_the_shipped_weights_load_and_are_what_the_engine_uses() -> None:
     assert 0.0 < weights.calibration.threshold < 1.0
     # Readable and monotone: no negative coefficient anywhere.
     assert min(weights.fusion.coef) >= 0 and min(weights.calibration.coef) >= 0
+    assert min(weights.calibration.gate_coef, default=0.0) >= 0
     assert FusionWeights.from_dict(json.loads(json.dumps(weights.as_dict()))) == weights
 
 
@@ -42,7 +43,7 @@ def test_every_fused_feature_is_evidence_the_ranker_produces() -> None:
     assert rows.size == len(story.passages)  # a small story: every passage is a candidate
     missing = set(shipped_weights().fusion.features) - set(evidence)
     assert not missing
-    names = set(shipped_weights().calibration.signals)
+    names = set(shipped_weights().calibration.signals) | set(shipped_weights().calibration.gate)
     assert names <= set(Evidence.__dataclass_fields__)
 
 
@@ -67,6 +68,15 @@ def test_calibration_is_a_probability() -> None:
     assert cal.probability({"known": 0.0}) < 0.5 < cal.probability({"known": 1.0})
     assert 0.0 <= cal.probability({"known": -1e6}) <= cal.probability({"known": 1e6}) <= 1.0
     assert confidence(Evidence(1.0, 1.0, 1.0, 1.0), cal) == pytest.approx(cal.probability({"known": 1.0}))
+
+
+def test_the_gate_caps_what_the_ranking_can_vouch_for() -> None:
+    # However clearly the ranking prefers its top passage, a question the story barely knows stays unsure.
+    cal = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0)
+    sure_ranking = {"share": 1.0}
+    assert cal.probability({**sure_ranking, "known": 0.1}) < 0.1 < 0.9 < cal.probability({**sure_ranking, "known": 1.0})
+    assert cal.probability({"share": 0.0, "known": 1.0}) < cal.probability({"share": 1.0, "known": 1.0})
+    assert FusionWeights.from_dict(FusionWeights(Fusion(("a",), (1.0,)), cal).as_dict()).calibration == cal
 
 
 def test_the_fit_keeps_coefficients_non_negative() -> None:

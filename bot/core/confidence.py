@@ -2,13 +2,15 @@
 
 Raw cosines mean different things on different stories (long Wikipedia
 paragraphs score lower than short news paragraphs), so confidence is built
-from signals that transfer: how much of the question's information (idf mass)
-the story knows at all, how much of it the top passage (with its headline)
-covers, how strongly its best sentence matches, its fused evidence score and
-how far it leads the second passage. A logistic calibration fitted on several
-unrelated stories (:class:`bot.core.fusion.Calibration`, refitted by
-``benchmarks/fit_fusion.py``) turns them into the probability that the top
-passage answers; one threshold then means the same thing on every story.
+from signals that transfer, in two factors (:class:`bot.core.fusion.Calibration`,
+refitted by ``benchmarks/fit_fusion.py`` on several unrelated stories): how
+clearly the learned fusion prefers the top passage (its softmax share among
+the candidates, its lead over the second), fitted on the questions the
+stories answer; times a gate, how much of the question's information (idf
+mass) the story knows at all and the top passage (with its headline) covers,
+fitted on every question, off-story ones included. The product is the
+probability that the top passage answers; one threshold, chosen by the fit,
+then means the same thing on every story.
 """
 from __future__ import annotations
 

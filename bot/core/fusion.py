@@ -7,11 +7,13 @@ data (``fusion_weights.json``, reviewed like code):
   [0, 1], see :meth:`bot.core.rank.Ranker.features`): a weighted sum whose
   weights a logistic regression learnt from which passages answer the
   questions of several unrelated stories;
-- the calibration turns the top passage's signals (how much of the question
-  the story knows and the passage covers, its fused score, its lead over the
-  second) into the probability that the top passage answers, by a logistic
-  fitted on the same questions. Its coefficients are kept non-negative, so
-  more evidence never lowers the confidence.
+- the calibration turns the top passage's signals into the probability that
+  it answers: a logistic over how clearly the fused ranking prefers it (its
+  softmax share, its lead over the second), fitted on the questions the
+  stories answer, times a gate over how much of the question the story
+  knows and the passage covers, fitted on every question (off-story ones
+  included). Coefficients are kept non-negative, so more evidence never
+  lowers the confidence.
 
 Nothing here is fitted at question time: the numbers are read once.
 """
@@ -57,7 +59,16 @@ class Fusion:
 
 @dataclass(frozen=True)
 class Calibration:
-    """P(top passage answers) = logistic(intercept + sum(coef[i] * signal[i])).
+    """P(top passage answers) = logistic(intercept + coef . signals) * logistic(gate_intercept + gate_coef . signals).
+
+    Two factors, because a question can fail two ways: the story may not be
+    about it at all (the *gate*: how much of the question the story knows
+    and the top passage covers), or the story is about it and the ranking
+    may have put the wrong passage first (the first factor: how clearly the
+    fused ranking prefers its top passage). Fitted apart (see
+    ``benchmarks/fit_fusion.py``), a strong ranking cannot vouch for a
+    question the story barely knows, and the first factor stays calibrated
+    on the questions the story answers. No ``gate``: the first factor alone.
 
     ``threshold``: the probability under which storybot says the articles
     don't seem to answer (chosen by the fit script on the pooled stories).
@@ -67,17 +78,27 @@ class Calibration:
     coef: tuple[float, ...]
     intercept: float
     threshold: float = 0.5
+    gate: tuple[str, ...] = ()
+    gate_coef: tuple[float, ...] = ()
+    gate_intercept: float = 0.0
 
     def __post_init__(self) -> None:
-        if len(self.signals) != len(self.coef):
+        if len(self.signals) != len(self.coef) or len(self.gate) != len(self.gate_coef):
             raise ValueError("one coefficient per signal")
 
     def probability(self, signals: Mapping[str, float]) -> float:
-        z = self.intercept + sum(w * float(signals.get(name, 0.0)) for name, w in zip(self.signals, self.coef))
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
+        p = _logistic(self.intercept + sum(w * float(signals.get(name, 0.0)) for name, w in zip(self.signals, self.coef)))
+        if self.gate:
+            p *= _logistic(self.gate_intercept
+                           + sum(w * float(signals.get(name, 0.0)) for name, w in zip(self.gate, self.gate_coef)))
+        return p
+
+
+def _logistic(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 @dataclass(frozen=True)
@@ -89,19 +110,21 @@ class FusionWeights:
 
     def as_dict(self) -> dict:
         f, c = self.fusion, self.calibration
-        return {
-            "fusion": dict(zip(f.features, f.coef)),
-            "calibration": {"intercept": c.intercept, "threshold": c.threshold, "coef": dict(zip(c.signals, c.coef))},
-        }
+        calibration = {"intercept": c.intercept, "threshold": c.threshold, "coef": dict(zip(c.signals, c.coef))}
+        if c.gate:
+            calibration["gate"] = {"intercept": c.gate_intercept, "coef": dict(zip(c.gate, c.gate_coef))}
+        return {"fusion": dict(zip(f.features, f.coef)), "calibration": calibration}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "FusionWeights":
         fusion = data["fusion"]
         cal = data["calibration"]
+        gate = cal.get("gate", {"intercept": 0.0, "coef": {}})
         return cls(
             Fusion(tuple(fusion), tuple(float(v) for v in fusion.values())),
             Calibration(tuple(cal["coef"]), tuple(float(v) for v in cal["coef"].values()),
-                        float(cal["intercept"]), float(cal.get("threshold", 0.5))),
+                        float(cal["intercept"]), float(cal.get("threshold", 0.5)),
+                        tuple(gate["coef"]), tuple(float(v) for v in gate["coef"].values()), float(gate["intercept"])),
         )
 
 
