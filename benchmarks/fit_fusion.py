@@ -14,7 +14,8 @@ Wikipedia stories of ``shared/eval/stories`` and the news stories of
    1 when that passage answers (0 for questions the story does not answer).
    Two non-negative logistics, fitted in turn (see :func:`fit_calibration`):
    the ranking's (``SIGNALS``) on the answerable questions, then the gate's
-   (``GATE``) on every question, times the first.
+   (``GATE``) on every question, times the first; then a Platt step on the
+   product, fitted on the answerable questions.
 3. threshold: the lowest (0.20-0.70) at which the fitting stories'
    off-story questions are answered at most ``OFF_STORY_MAX`` of the time
    and their 'not enough information' ones declined at least ``NEI_MIN``:
@@ -268,7 +269,11 @@ def fit_calibration(stories: Sequence[Built], fusion: Fusion, placeholder: Calib
     little of a question the story must know before no ranking can help.
     Fitted jointly, off-story questions (a third of the rows) pulled every
     answerable question's confidence down, so a threshold high enough for
-    them refused a fifth of the answerable ones.
+    them refused a fifth of the answerable ones. Last, a Platt step on the
+    product's log-odds, fitted on the answerable questions (what the
+    calibration error is measured on): the gate, which cannot tell every
+    answerable question from an off-story one, left them underconfident.
+    It keeps the product's order, so the threshold is chosen after it.
     """
     weights = FusionWeights(fusion, placeholder)
     Xs, ys, ks, ws = [], [], [], []
@@ -284,9 +289,13 @@ def fit_calibration(stories: Sequence[Built], fusion: Fusion, placeholder: Calib
     coef, intercept = fit_logistic_nonneg(R[answerable], y[answerable], w[answerable])
     first = 1.0 / (1.0 + np.exp(-(R @ coef + intercept)))
     gate_coef, gate_intercept = fit_gate(G, y, first, w)
-    p = first / (1.0 + np.exp(-(G @ gate_coef + gate_intercept)))
+    p = np.clip(first / (1.0 + np.exp(-(G @ gate_coef + gate_intercept))), 1e-9, 1 - 1e-9)
+    log_odds = np.log(p / (1 - p))[:, None]
+    scale, shift = fit_logistic_nonneg(log_odds[answerable], y[answerable], w[answerable])
+    p = 1.0 / (1.0 + np.exp(-(shift + scale[0] * log_odds[:, 0])))
     return Calibration(SIGNALS, tuple(round(float(v), 4) for v in coef), round(intercept, 4), choose_threshold(p, kinds),
-                       GATE, tuple(round(float(v), 4) for v in gate_coef), round(gate_intercept, 4))
+                       GATE, tuple(round(float(v), 4) for v in gate_coef), round(gate_intercept, 4),
+                       round(float(scale[0]), 4), round(shift, 4))
 
 
 def fit(stories: Sequence[Built], without: Sequence[str] = ()) -> FusionWeights:

@@ -177,6 +177,9 @@ def coefficient_table(full: FusionWeights, loso: dict[str, FusionWeights]) -> li
         for i, sig in enumerate(c.gate):
             out.append(f"| *gate* {sig} | {c.gate_coef[i]:.2f} | "
                        + " | ".join(f"{loso[n].calibration.gate_coef[i]:.2f}" for n in names) + " |")
+    for field in ("scale", "shift"):
+        out.append(f"| *platt* {field} | {getattr(c, field):.2f} | "
+                   + " | ".join(f"{getattr(loso[n].calibration, field):.2f}" for n in names) + " |")
     out.append(f"| *threshold* | {c.threshold:.2f} | "
                + " | ".join(f"{loso[n].calibration.threshold:.2f}" for n in names) + " |")
     return out

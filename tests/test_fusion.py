@@ -31,7 +31,7 @@ def test_the_shipped_weights_load_and_are_what_the_engine_uses() -> None:
     assert 0.0 < weights.calibration.threshold < 1.0
     # Readable and monotone: no negative coefficient anywhere.
     assert min(weights.fusion.coef) >= 0 and min(weights.calibration.coef) >= 0
-    assert min(weights.calibration.gate_coef, default=0.0) >= 0
+    assert min(weights.calibration.gate_coef, default=0.0) >= 0 and weights.calibration.scale >= 0
     assert FusionWeights.from_dict(json.loads(json.dumps(weights.as_dict()))) == weights
 
 
@@ -77,6 +77,16 @@ def test_the_gate_caps_what_the_ranking_can_vouch_for() -> None:
     assert cal.probability({**sure_ranking, "known": 0.1}) < 0.1 < 0.9 < cal.probability({**sure_ranking, "known": 1.0})
     assert cal.probability({"share": 0.0, "known": 1.0}) < cal.probability({"share": 1.0, "known": 1.0})
     assert FusionWeights.from_dict(FusionWeights(Fusion(("a",), (1.0,)), cal).as_dict()).calibration == cal
+
+
+def test_the_platt_step_keeps_the_order() -> None:
+    plain = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0)
+    platt = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0, 1.5, 0.7)
+    grid = [{"share": s, "known": k} for s in (0.0, 0.3, 0.6, 1.0) for k in (0.0, 0.5, 1.0)]
+    assert sorted(grid, key=plain.probability) == sorted(grid, key=platt.probability)
+    assert all(0.0 < platt.probability(g) < 1.0 for g in grid)
+    assert platt.probability({"share": 0.5, "known": 0.5}) != plain.probability({"share": 0.5, "known": 0.5})
+    assert FusionWeights.from_dict(FusionWeights(Fusion(("a",), (1.0,)), platt).as_dict()).calibration == platt
 
 
 def test_the_fit_keeps_coefficients_non_negative() -> None:

@@ -69,6 +69,10 @@ class Calibration:
     ``benchmarks/fit_fusion.py``), a strong ranking cannot vouch for a
     question the story barely knows, and the first factor stays calibrated
     on the questions the story answers. No ``gate``: the first factor alone.
+    A last Platt step, ``logistic(shift + scale * log-odds of the product)``
+    with ``scale >= 0`` (so the order, hence every decision, is the
+    product's), is fitted on the answerable questions: the gate pulled their
+    confidence below how often they were right.
 
     ``threshold``: the probability under which storybot says the articles
     don't seem to answer (chosen by the fit script on the pooled stories).
@@ -81,6 +85,8 @@ class Calibration:
     gate: tuple[str, ...] = ()
     gate_coef: tuple[float, ...] = ()
     gate_intercept: float = 0.0
+    scale: float = 1.0
+    shift: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.signals) != len(self.coef) or len(self.gate) != len(self.gate_coef):
@@ -91,7 +97,10 @@ class Calibration:
         if self.gate:
             p *= _logistic(self.gate_intercept
                            + sum(w * float(signals.get(name, 0.0)) for name, w in zip(self.gate, self.gate_coef)))
-        return p
+        if self.scale == 1.0 and self.shift == 0.0:
+            return p
+        p = min(max(p, 1e-9), 1 - 1e-9)
+        return _logistic(self.shift + self.scale * math.log(p / (1 - p)))
 
 
 def _logistic(z: float) -> float:
@@ -113,6 +122,8 @@ class FusionWeights:
         calibration = {"intercept": c.intercept, "threshold": c.threshold, "coef": dict(zip(c.signals, c.coef))}
         if c.gate:
             calibration["gate"] = {"intercept": c.gate_intercept, "coef": dict(zip(c.gate, c.gate_coef))}
+        if (c.scale, c.shift) != (1.0, 0.0):
+            calibration["platt"] = {"scale": c.scale, "shift": c.shift}
         return {"fusion": dict(zip(f.features, f.coef)), "calibration": calibration}
 
     @classmethod
@@ -120,11 +131,13 @@ class FusionWeights:
         fusion = data["fusion"]
         cal = data["calibration"]
         gate = cal.get("gate", {"intercept": 0.0, "coef": {}})
+        platt = cal.get("platt", {"scale": 1.0, "shift": 0.0})
         return cls(
             Fusion(tuple(fusion), tuple(float(v) for v in fusion.values())),
             Calibration(tuple(cal["coef"]), tuple(float(v) for v in cal["coef"].values()),
                         float(cal["intercept"]), float(cal.get("threshold", 0.5)),
-                        tuple(gate["coef"]), tuple(float(v) for v in gate["coef"].values()), float(gate["intercept"])),
+                        tuple(gate["coef"]), tuple(float(v) for v in gate["coef"].values()), float(gate["intercept"]),
+                        float(platt["scale"]), float(platt["shift"])),
         )
 
 
