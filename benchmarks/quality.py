@@ -1,14 +1,25 @@
-"""Retrieval quality, side by side: plain baselines and storybot step by step.
+"""Retrieval quality, in-sample and leave-one-story-out, against plain BM25.
 
-One run prints a table per story set (the bundled story with
-``shared/eval/dev.jsonl``, and every story folder in ``shared/eval/stories``):
-rows are the plain baselines (scikit-learn's ``TfidfVectorizer`` with its
-defaults, and Okapi BM25 from ``rank_bm25``, both over exactly the paragraphs
-storybot indexes) and storybot with its pieces switched on one at a time
-through :class:`RankParams` / :class:`IndexParams`, then the full engine and
-the full engine with one piece switched off. Columns are the figures of
-``python -m bot eval`` (computed by :mod:`bot.core.evaluate`, the same rule),
-then query time (median ms) and start-up (read and index, seconds).
+Every story with questions is scored (the bundled story with
+``shared/eval/dev.jsonl`` and ``benchmarks/check_questions.jsonl``, the
+Wikipedia stories of ``shared/eval/stories``, the news stories of
+``shared/eval/news`` with their off-story and 'not enough information'
+questions). The learned fusion and calibration (``benchmarks/fit_fusion.py``)
+are scored two ways:
+
+- in-sample: fitted on every story, the one scored included (what ships);
+- leave-one-story-out (LOSO): fitted on every story but the one scored, which
+  is what a story nobody tuned for gets. A change that lifts in-sample
+  figures but not LOSO ones is no gain.
+
+Beside them: Okapi BM25 (``rank_bm25``) over exactly the paragraphs storybot
+indexes, and storybot's previous hand-set weights. Figures are those of
+``python -m bot eval`` (:mod:`bot.core.evaluate`): hit@1/@3 of the top
+passages, sentence-hit of the answering sentence, the share of confident
+answers (answerable questions) whose top passage is right, answerable
+questions refused, off-story questions answered, 'not enough information'
+questions declined, and the expected calibration error (5 buckets,
+answerable questions); then a reliability table per set.
 
     .venv/bin/python benchmarks/quality.py [--shared ../shared/eval] [--markdown OUT.md]
 
@@ -21,221 +32,253 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bot.core.corpus import Corpus, read_folder  # noqa: E402
-from bot.core.evaluate import Question, Scores, evaluate, load_questions  # noqa: E402
-from bot.core.index import IndexParams  # noqa: E402
-from bot.core.models import Answer, Hit  # noqa: E402
-from bot.core.rank import RankParams  # noqa: E402
-from bot.core.story import Story, build_passages  # noqa: E402
+from fit_fusion import Built, build, eval_stories, fit, with_weights  # noqa: E402
+
+from bot.core.evaluate import Question, expected_calibration_error, passage_matches, reliability, score  # noqa: E402
+from bot.core.fusion import FusionWeights  # noqa: E402
+from bot.core.models import Answer  # noqa: E402
 from bot.core.text import words  # noqa: E402
 
-FULL = RankParams()
-# The first storybot step: stemmed words (no pairs), TF-IDF cosine alone, the
-# answering sentence picked by coverage alone.
-PLAIN = replace(
-    FULL, w_word=1.0, w_sentence=0.0, w_char=0.0, w_title=0.0, w_lsa=0.0, w_cover=0.0, w_previous=0.0,
-    w_bm25=0.0, w_sentence_cover=0.0, w_phrase=0.0, w_typed=0.0, family_weight=0.0, lsa_components=0,
-    s_typed=0.0, s_before=0.0, name_parts=False,
-)
+HAND = FusionWeights.from_dict({
+    "fusion": {"word": 0.0, "sentence": 0.2, "char": 0.3, "title": 0.0, "lsa": 0.05, "cover": 0.95, "previous": 0.1,
+               "bm25": 0.1, "sentence_cover": 0.15, "phrase": 0.2, "typed": 0.2},
+    "calibration": {"intercept": -4.5, "threshold": 0.5,
+                    "coef": {"known": 4.0, "covered": 4.0, "sentence": 2.0, "margin": 1.0}},
+})
+"""The weights storybot had before they were learned: set by hand on three stories."""
+
+Pairs = list[tuple[Question, Answer]]
 
 
-@dataclass(frozen=True)
-class Step:
-    label: str
-    index: IndexParams
-    rank: RankParams
-    why: str
+@dataclass
+class SetResult:
+    """One question set of one story under one set of weights."""
+
+    pairs: Pairs  # answerable and off-story rows
+    nei: Pairs  # 'not enough information' rows (news only)
+    query_ms: float
 
 
-def steps() -> list[Step]:
-    """storybot's pieces, added one at a time, then the full engine and leave-one-out rows."""
-    out = [Step("storybot: stems, TF-IDF cosine", IndexParams(bigrams=False), PLAIN,
-                "Stemming folds inflections ('pardoned', 'pardons') and irregular verbs ('said' is 'say'), "
-                "and sublinear tf keeps a repeated word from dominating.")]
-    cumulative = [
-        ("+ bigrams", {}, "index", "Adjacent content-word pairs ('life sentence', 'alice johnson') reward passages that use the question's words together."),
-        ("+ BM25 fusion", {"w_bm25": FULL.w_bm25}, "rank", "BM25's saturating tf and sharper idf complement the cosine, especially on long paragraphs."),
-        ("+ char n-grams", {"w_char": FULL.w_char}, "rank", "Character 3-5-grams match names and variants that whole words miss ('Kardashians', 'great-grandmother')."),
-        ("+ coverage", {"w_cover": FULL.w_cover, "w_sentence_cover": FULL.w_sentence_cover}, "rank",
-         "The share of the question's idf mass a passage (or one of its sentences) contains rewards answering all of the question, not repeating one word."),
-        ("+ sentence scoring", {"w_sentence": FULL.w_sentence}, "rank", "The best sentence's cosine favours passages where the question's words sit together in one sentence, as answers do."),
-        ("+ previous paragraph", {"w_previous": FULL.w_previous}, "rank", "A paragraph that continues one about the question (a quote after 'Trump tweeted') gets some of its match."),
-        ("+ LSA", {"w_lsa": FULL.w_lsa, "lsa_components": FULL.lsa_components}, "rank",
-         "A latent space fitted on the story links words that keep company, so a paraphrase finds passages without the exact word."),
-        ("+ word families", {"family_weight": FULL.family_weight}, "rank",
-         "Words of one family in the story's own vocabulary ('imprisoned'/'prison', 'tweet'/'retweeted') count as matches, with no word list."),
-        ("+ name parts", {"name_parts": True}, "rank",
-         "The words of a name asked in full ('Alice Johnson') count as present when a passage uses one of them ('Johnson'), as news does after the first mention."),
-        ("+ answer shape", {"w_typed": FULL.w_typed, "s_typed": FULL.s_typed, "s_before": FULL.s_before}, "rank",
-         "A sentence that matches the question and holds a number for 'when'/'how many', a name for 'who' (the first word too, when the story never writes it in lower case) "
-         "or a name after 'in'/'at'/'to' for 'where' is likelier the answer; the sentence pick also credits the sentence after a restatement."),
-        ("+ phrases = full (word cosine weight 0)", {"w_phrase": FULL.w_phrase, "w_word": FULL.w_word}, "rank",
-         "Phrases that join a content word and a function word ('while in prison') tell apart passages that all hold the question's words."),
-    ]
-    ip, rp = IndexParams(bigrams=False), PLAIN
-    for label, change, where, why in cumulative:
-        if where == "index":
-            ip = IndexParams()
-        rp = replace(rp, **change)
-        out.append(Step(label, ip, rp, why))
-    assert rp == FULL and ip == IndexParams(), "the cumulative steps must end at the defaults"
-    for label, change in [
-        ("full - BM25", {"w_bm25": 0.0}), ("full - char n-grams", {"w_char": 0.0}),
-        ("full - coverage", {"w_cover": 0.0, "w_sentence_cover": 0.0}), ("full - sentence scoring", {"w_sentence": 0.0}),
-        ("full - LSA", {"w_lsa": 0.0}), ("full - word families", {"family_weight": 0.0}),
-        ("full - answer shape", {"w_typed": 0.0, "s_typed": 0.0}),
-        ("full - name parts", {"name_parts": False}),
-        ("full - phrases", {"w_phrase": 0.0}),
-        ("full + Rocchio PRF (off by default)", {"prf_weight": 0.3}),
-    ]:
-        out.append(Step(label, IndexParams(), replace(FULL, **change), ""))
-    return out
-
-
-# --- plain baselines ----------------------------------------------------------
-
-def _baseline_answers(questions: Sequence[Question], corpus: Corpus,
-                      scorer: Callable[[str], np.ndarray]) -> tuple[list[tuple[Question, Answer]], list[float]]:
-    """Rank every passage by ``scorer``; baselines never abstain and pick no sentence."""
-    passages = build_passages(corpus.articles)
-    pairs, times = [], []
-    for q in questions:
+def run(built: Built, weights: FusionWeights, label: str, **params) -> SetResult:
+    story = with_weights(built.built, weights, **params)
+    qs = built.story.sets[label]
+    times: list[float] = []
+    pairs = []
+    for q in qs:
         t0 = time.perf_counter()
-        scores = scorer(q.question)
-        order = np.argsort(-scores, kind="stable")[:5]
+        pairs.append((q, story.ask(q.question)))
         times.append(time.perf_counter() - t0)
-        hits = tuple(Hit(passages[i], float(scores[i]), r) for r, i in enumerate(order, start=1))
-        pairs.append((q, Answer(q.question, hits, None, None, 1.0, True)))
-    return pairs, times
+    nei: Pairs = []
+    if label == "questions" and "nei" in built.story.sets:
+        nei = [(q, story.ask(q.question)) for q in built.story.sets["nei"]]
+    return SetResult(pairs, nei, 1000 * statistics.median(times))
 
 
-def tfidf_baseline(corpus: Corpus) -> Callable[[str], np.ndarray]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    texts = [p.text for p in build_passages(corpus.articles)]
-    vec = TfidfVectorizer()
-    matrix = vec.fit_transform(texts)
-    return lambda q: np.asarray((matrix @ vec.transform([q]).T).todense()).ravel()
-
-
-def bm25_baseline(corpus: Corpus) -> Callable[[str], np.ndarray]:
+def bm25_hit1(built: Built, questions: Sequence[Question]) -> float | None:
+    """hit@1 of Okapi BM25 (rank_bm25, default parameters) over the same paragraphs."""
     from rank_bm25 import BM25Okapi
 
-    texts = [p.text for p in build_passages(corpus.articles)]
-    bm25 = BM25Okapi([words(t) for t in texts])
-    return lambda q: np.asarray(bm25.get_scores(words(q)))
+    passages = list(built.built.passages)
+    bm25 = BM25Okapi([words(p.text) for p in passages])
+    ans = [q for q in questions if q.answerable]
+    if not ans:
+        return None
+    right = 0
+    for q in ans:
+        scores = np.asarray(bm25.get_scores(words(q.question)))
+        right += passage_matches(passages[int(np.argmax(scores))].text, q)
+    return right / len(ans)
 
 
-# --- running ------------------------------------------------------------------
+# --- figures --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Row:
-    label: str
-    scores: Scores
-    query_ms: float
-    startup_s: float | None
-    baseline: bool = False
+COLUMNS = ("hit@1", "hit@3", "sentence-hit", "confident right", "answerable refused", "off-story answered",
+           "NEI declined", "ECE")
 
 
-def run_story(corpus: Corpus, folder: Path, questions: list[Question], step: Step) -> Row:
-    t0 = time.perf_counter()
-    story = Story.from_corpus(read_folder(folder), step.index, step.rank)
-    startup = time.perf_counter() - t0
-    times: list[float] = []
-
-    def ask(text: str) -> Answer:
-        t = time.perf_counter()
-        a = story.ask(text)
-        times.append(time.perf_counter() - t)
-        return a
-
-    report, _ = evaluate(questions, ask)
-    return Row(step.label, report.overall, 1000 * statistics.median(times), startup)
+def figures(r: SetResult) -> dict[str, float | None]:
+    s = score(r.pairs)
+    return {
+        "hit@1": s.hit1, "hit@3": s.hit3, "sentence-hit": s.sentence_hit1,
+        "confident right": s.confident_precision, "answerable refused": s.answerable_refused,
+        "off-story answered": None if s.off_story_rejected is None else 1 - s.off_story_rejected,
+        "NEI declined": (sum(not a.answered for _, a in r.nei) / len(r.nei)) if r.nei else None,
+        "ECE": expected_calibration_error(r.pairs),
+    }
 
 
-def run_baseline(label: str, corpus: Corpus, questions: list[Question],
-                 make: Callable[[Corpus], Callable[[str], np.ndarray]]) -> Row:
-    t0 = time.perf_counter()
-    scorer = make(corpus)
-    startup = time.perf_counter() - t0
-    pairs, times = _baseline_answers(questions, corpus, scorer)
-    from bot.core.evaluate import score
-
-    return Row(label, score(pairs), 1000 * statistics.median(times), startup, baseline=True)
+def merge(results: Sequence[SetResult]) -> SetResult:
+    return SetResult([p for r in results for p in r.pairs], [p for r in results for p in r.nei],
+                     statistics.median(r.query_ms for r in results))
 
 
-def table(title: str, rows: list[Row]) -> list[str]:
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{100 * x:.1f}"
+def _cell(x: float | None, ece: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if ece else f"{100 * x:.1f}"
 
-    out = [f"### {title}", "",
-           "| system | hit@1 | hit@3 | MRR@5 | sentence hit@1 | off-story rejected | answerable refused | query ms | start-up s |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
-        s = r.scores
-        sent = "-" if r.baseline else pct(s.sentence_hit1)
-        rej = "-" if r.baseline else pct(s.off_story_rejected)
-        ref = "-" if r.baseline else pct(s.answerable_refused)
-        out.append(f"| {r.label} | {pct(s.hit1)} | {pct(s.hit3)} | {s.mrr5:.3f} | {sent} | {rej} | {ref} "
-                   f"| {r.query_ms:.2f} | {r.startup_s:.2f} |")
+
+def main_table(rows: list[tuple[str, str, float | None, SetResult, SetResult]]) -> list[str]:
+    """rows: (set, questions, BM25 hit@1, in-sample, LOSO); each cell 'in-sample / LOSO'."""
+    head = "| set | questions | BM25 hit@1 | " + " | ".join(COLUMNS) + " |"
+    out = [head, "| --- | --- | ---: | " + " | ".join("---:" for _ in COLUMNS) + " |"]
+    for name, counts, bm25, ins, loso in rows:
+        fi, fl = figures(ins), figures(loso)
+        cells = [f"{_cell(fi[c], c == 'ECE')} / {_cell(fl[c], c == 'ECE')}" for c in COLUMNS]
+        out.append(f"| {name} | {counts} | {_cell(bm25)} | " + " | ".join(cells) + " |")
     return out
 
 
-def story_sets(shared: Path) -> list[tuple[str, Path, Path]]:
-    sets = [("bundled story (seeds/, dev.jsonl)", REPO / "seeds", shared / "dev.jsonl")]
-    for folder in sorted((shared / "stories").glob("*")):
-        qfile = folder / "questions.jsonl"
-        if (folder / "seeds").is_dir() and qfile.exists():
-            sets.append((f"{folder.name} (shared/eval/stories)", folder / "seeds", qfile))
-    return sets
+def single_table(rows: list[tuple[str, SetResult]]) -> list[str]:
+    out = ["| set | " + " | ".join(COLUMNS) + " |", "| --- | " + " | ".join("---:" for _ in COLUMNS) + " |"]
+    for name, r in rows:
+        f = figures(r)
+        out.append(f"| {name} | " + " | ".join(_cell(f[c], c == "ECE") for c in COLUMNS) + " |")
+    return out
 
 
-def cold_start(folder: Path, runs: int = 3) -> float:
-    """Seconds for a fresh interpreter to import storybot and build a story (what a user waits for)."""
-    import subprocess
+def reliability_table(rows: list[tuple[str, SetResult]]) -> list[str]:
+    """Per set: for each confidence bucket, 'questions: mean confidence -> share of top passages right'."""
+    names = [f"{20 * b}-{20 * (b + 1)}%" for b in range(5)]
+    out = ["| set (LOSO) | " + " | ".join(names) + " |", "| --- | " + " | ".join("---" for _ in names) + " |"]
+    for name, r in rows:
+        cells = []
+        for b in reliability(r.pairs):
+            cells.append("-" if not b.count else f"{b.count}: {100 * b.mean_confidence:.0f} -> {100 * b.share_right:.0f}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
 
-    code = f"from bot.core.story import Story; Story.from_folder({str(folder)!r})"
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+
+def coefficient_table(full: FusionWeights, loso: dict[str, FusionWeights]) -> list[str]:
+    names = list(loso)
+    out = ["| fusion feature | all stories | " + " | ".join(f"without {n}" for n in names) + " |",
+           "| --- | ---: | " + " | ".join("---:" for _ in names) + " |"]
+    for i, feat in enumerate(full.fusion.features):
+        out.append(f"| {feat} | {full.fusion.coef[i]:.2f} | "
+                   + " | ".join(f"{loso[n].fusion.coef[i]:.2f}" for n in names) + " |")
+    c = full.calibration
+    out.append(f"| *calibration* intercept | {c.intercept:.2f} | "
+               + " | ".join(f"{loso[n].calibration.intercept:.2f}" for n in names) + " |")
+    for i, sig in enumerate(c.signals):
+        out.append(f"| *calibration* {sig} | {c.coef[i]:.2f} | "
+                   + " | ".join(f"{loso[n].calibration.coef[i]:.2f}" for n in names) + " |")
+    if c.gate:
+        out.append(f"| *gate* intercept | {c.gate_intercept:.2f} | "
+                   + " | ".join(f"{loso[n].calibration.gate_intercept:.2f}" for n in names) + " |")
+        for i, sig in enumerate(c.gate):
+            out.append(f"| *gate* {sig} | {c.gate_coef[i]:.2f} | "
+                       + " | ".join(f"{loso[n].calibration.gate_coef[i]:.2f}" for n in names) + " |")
+    for field in ("scale", "shift"):
+        out.append(f"| *platt* {field} | {getattr(c, field):.2f} | "
+                   + " | ".join(f"{getattr(loso[n].calibration, field):.2f}" for n in names) + " |")
+    out.append(f"| *threshold* | {c.threshold:.2f} | "
+               + " | ".join(f"{loso[n].calibration.threshold:.2f}" for n in names) + " |")
+    return out
+
+
+def ablation(built: list[Built], loso: dict[str, FusionWeights]) -> list[str]:
+    """Leave-one-story-out figures with one piece off at a time (the fusion refitted without it)."""
+    from fit_fusion import FEATURES
+
+    variants: list[tuple[str, Callable[[Built], FusionWeights], dict]] = [
+        ("shipped: learned fusion, every passage a candidate", lambda b: loso[b.story.name], {}),
+        ("only the index's best 40 passages are candidates", lambda b: loso[b.story.name], {"all_candidates": 0}),
+    ]
+    for feat in FEATURES:
+        refit: dict[str, FusionWeights] = {}
+
+        def weights(b: Built, feat: str = feat, refit: dict = refit) -> FusionWeights:
+            if b.story.name not in refit:
+                refit[b.story.name] = fit([o for o in built if o is not b], without=(feat,))
+            return refit[b.story.name]
+        variants.append((f"without {feat}", weights, {}))
+    variants.append(("hand-set weights and confidence (before; not refitted)", lambda b: HAND, {}))
+    kinds = ("bundled", "wikipedia", "news")
+    out = ["| variant (LOSO) | " + " | ".join(f"{k} hit@1 | {k} hit@3 | {k} sentence" for k in kinds) + " |",
+           "| --- | " + " | ".join("---: | ---: | ---:" for _ in kinds) + " |"]
+    for label, weights, params in variants:
+        by_kind: dict[str, list[SetResult]] = {k: [] for k in kinds}
+        for b in built:
+            w = weights(b)
+            by_kind[b.story.kind] += [run(b, w, lab, **params) for lab in b.story.sets if lab != "nei"]
+        cells = []
+        for k in kinds:
+            f = figures(merge(by_kind[k]))
+            cells += [_cell(f["hit@1"]), _cell(f["hit@3"]), _cell(f["sentence-hit"])]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
-    ap.add_argument("--markdown", type=Path, help="also write the tables (and the step notes) to this file")
+    ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also refit without each feature in turn (a few minutes): what each piece brings")
     args = ap.parse_args(argv)
-    lines: list[str] = []
-    plan = steps()
-    for title, folder, qfile in story_sets(args.shared):
-        corpus = read_folder(folder)
-        questions = load_questions(qfile)
-        rows = [run_baseline("TfidfVectorizer (defaults)", corpus, questions, tfidf_baseline),
-                run_baseline("Okapi BM25 (rank_bm25)", corpus, questions, bm25_baseline)]
-        rows += [run_story(corpus, folder, questions, step) for step in plan]
-        n_ans = sum(q.answerable for q in questions)
-        block = table(f"{title}: {len(questions)} questions ({n_ans} answerable), "
-                      f"{sum(len(a.paragraphs) for a in corpus.articles)} passages", rows)
-        print("\n".join(block) + "\n", flush=True)
-        lines += block + [""]
-    cold = cold_start(REPO / "seeds")
-    line = f"Cold start on the bundled story (new interpreter: imports, read, index): {cold:.2f} s (median of 3)."
-    print(line)
-    lines += [line, ""]
+    t0 = time.perf_counter()
+    built = [build(s) for s in eval_stories(args.shared)]
+    full = fit(built)
+    loso = {b.story.name: fit([o for o in built if o is not b]) for b in built}
+    fit_s = time.perf_counter() - t0
+
+    main_rows, hand_rows, rel_rows = [], [], []
+    pooled: dict[str, list[tuple[SetResult, SetResult, SetResult]]] = {}
+    pooled_bm25: dict[str, list[tuple[float, int]]] = {}
+    bundled_ms = None
+    for b in built:
+        for label, qs in b.story.sets.items():
+            if label == "nei":
+                continue
+            name = b.story.name if label == "questions" else f"{b.story.name} {label}"
+            ins, out, hand = run(b, full, label), run(b, loso[b.story.name], label), run(b, HAND, label)
+            n_ans = sum(q.answerable for q in qs)
+            n_nei = len(b.story.sets.get("nei", [])) if label == "questions" else 0
+            counts = f"{n_ans} + {len(qs) - n_ans} off" + (f" + {n_nei} NEI" if n_nei else "")
+            bm25 = bm25_hit1(b, qs)
+            main_rows.append((name, counts, bm25, ins, out))
+            if bm25 is not None:
+                pooled_bm25.setdefault(b.story.kind, []).append((bm25, n_ans))
+            hand_rows.append((name, hand))
+            rel_rows.append((name, out))
+            pooled.setdefault(b.story.kind, []).append((ins, out, hand))
+            if b.story.kind == "bundled" and label == "dev":
+                bundled_ms = ins.query_ms
+    for kind in ("news", "wikipedia"):
+        if len(pooled.get(kind, [])) > 1:
+            parts = pooled[kind]
+            merged = [merge([p[i] for p in parts]) for i in range(3)]
+            hits = pooled_bm25.get(kind, [])
+            bm25 = sum(h * n for h, n in hits) / sum(n for _, n in hits) if hits else None
+            main_rows.append((f"**{kind}, pooled**", "", bm25, merged[0], merged[1]))
+            hand_rows.append((f"**{kind}, pooled**", merged[2]))
+            rel_rows.append((f"**{kind}, pooled**", merged[1]))
+
+    lines = ["### Learned fusion and calibration: in-sample / leave-one-story-out", ""]
+    lines += main_table(main_rows)
+    lines += ["", "### Before: hand-set weights and confidence (same engine otherwise)", ""]
+    lines += single_table(hand_rows)
+    lines += ["", "### Reliability (leave-one-story-out): questions in the bucket: mean confidence -> % top passage right", ""]
+    lines += reliability_table(rel_rows)
+    lines += ["", "### Coefficients: fitted on all stories, and without each one", ""]
+    lines += coefficient_table(full, loso)
+    if args.ablation:
+        lines += ["", "### What each piece brings (leave-one-story-out; bundled = dev and check questions together)", ""]
+        lines += ablation(built, loso)
+    lines += ["", f"Query time, bundled story, dev.jsonl: {bundled_ms:.2f} ms median. "
+              f"Building the stories and the {1 + len(loso)} fits: {fit_s:.0f} s.", ""]
+    print("\n".join(lines))
     if args.markdown:
-        notes = ["### Why each step helps", ""] + [f"- **{s.label}**: {s.why}" for s in plan if s.why]
-        args.markdown.write_text("\n".join(lines + notes) + "\n", encoding="utf-8")
+        args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 

@@ -8,7 +8,17 @@ Side by side, in the same run and on the same synthetic text and questions:
   (``ask``: search, re-ranking, answering sentence, confidence);
 - naive: scikit-learn's ``TfidfVectorizer`` (sublinear tf, English stop
   words), a query being the full sparse matrix-vector product and a top-40;
-- rank_bm25: ``BM25Okapi`` over lowercased word tokens, ``get_scores`` and a top-40.
+- rank_bm25: ``BM25Okapi`` over lowercased word tokens, ``get_scores`` and a top-40;
+- bm25s: ``bm25s.BM25`` (English stop words), saved and loaded memory-mapped, ``retrieve(k=40)``;
+- tantivy: the Rust search library's Python binding, one text field and the row stored,
+  ``searcher.search(query, 40)`` and the rows of the hits read back.
+
+``--files`` adds what a newsroom sees: the synthetic articles written to a
+folder of files, then, each in a fresh process timed by ``/usr/bin/time``,
+storybot's first ``python -m bot ask`` without a cache (read, build, save,
+answer), a cache-hit ``ask``, and the plain alternative: reading the same
+files, splitting them on blank lines and fitting ``TfidfVectorizer``
+(defaults), then loading that vectorizer and matrix back from a pickle.
 
 Each engine and size runs in its own subprocess, so peak memory (ru_maxrss,
 the whole process: corpus text included) is its own. Build and serving are
@@ -44,7 +54,7 @@ sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
 
-ENGINES = ("storybot", "naive", "rank_bm25")
+ENGINES = ("storybot", "naive", "bm25s", "tantivy", "rank_bm25")
 K = 40
 KEY = "scale-benchmark"
 LIMITS = {  # largest size each engine is run at by default, and why not beyond
@@ -187,11 +197,183 @@ def work_bm25(n: int, n_questions: int, cache_dir: str) -> dict:
             "src10": _source_hits(top, questions, sources)}
 
 
+def _dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
+
+
+def work_bm25s(n: int, n_questions: int, cache_dir: str) -> dict:
+    import bm25s
+
+    texts = synthetic.paragraphs(n)
+    questions, sources = synthetic.questions(texts, n_questions, with_sources=True)
+    corpus_mb = _maxrss_mb()
+    t = time.perf_counter()
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+    build = time.perf_counter() - t
+    peak = _maxrss_mb()
+    del texts
+    path = Path(cache_dir) / "bm25s"
+    retriever.save(str(path))
+    del retriever
+    gc.collect()
+    t = time.perf_counter()
+    retriever = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
+    load = time.perf_counter() - t
+
+    def top(q: str):
+        tokens = bm25s.tokenize([q], stopwords="en", return_ids=False, show_progress=False)
+        if not tokens[0]:
+            return []
+        docs, scores = retriever.retrieve(tokens, k=K, show_progress=False, n_threads=1)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0])]
+
+    lat = _latencies(top, questions)
+    return {"build_s": build, "peak_mb": max(peak, _maxrss_mb()), "corpus_mb": corpus_mb, "load_s": load,
+            "cache_mb": _dir_mb(path), "search_ms": lat.tolist(), "src10": _source_hits(top, questions, sources)}
+
+
+def work_tantivy(n: int, n_questions: int, cache_dir: str) -> dict:
+    import re
+
+    import tantivy
+
+    texts = synthetic.paragraphs(n)
+    questions, sources = synthetic.questions(texts, n_questions, with_sources=True)
+    corpus_mb = _maxrss_mb()
+    path = Path(cache_dir) / "tantivy"
+    path.mkdir()
+    t = time.perf_counter()
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("row", stored=True)
+    builder.add_text_field("body", stored=False)
+    schema = builder.build()
+    index = tantivy.Index(schema, path=str(path))
+    writer = index.writer()
+    for i, text in enumerate(texts):
+        writer.add_document(tantivy.Document(row=i, body=text))
+    writer.commit()
+    writer.wait_merging_threads()
+    build = time.perf_counter() - t
+    peak = _maxrss_mb()
+    del texts, writer, index
+    gc.collect()
+    t = time.perf_counter()
+    index = tantivy.Index.open(str(path))
+    index.reload()
+    searcher = index.searcher()
+    load = time.perf_counter() - t
+
+    def top(q: str):
+        terms = re.findall(r"\w+", q.lower())
+        if not terms:
+            return []
+        hits = searcher.search(index.parse_query(" ".join(terms), ["body"]), K).hits
+        return [(searcher.doc(address)["row"][0], score) for score, address in hits]
+
+    lat = _latencies(top, questions)
+    return {"build_s": build, "peak_mb": max(peak, _maxrss_mb()), "corpus_mb": corpus_mb, "load_s": load,
+            "cache_mb": _dir_mb(path), "search_ms": lat.tolist(), "src10": _source_hits(top, questions, sources)}
+
+
+# --- a folder of files: the first ask, a cache-hit ask, and the plain alternative ------------------
+
+def write_folder(n: int, folder: Path) -> None:
+    """The synthetic corpus as article files: headline, blank line, paragraphs separated by blank lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for article in synthetic.corpus(n).articles:
+        body = "\n\n".join((article.title, article.url or "", *article.paragraphs))
+        (folder / article.key).write_text(body + "\n", encoding="utf-8")
+
+
+def work_plain_files(folder: str, cache_dir: str) -> dict:
+    """Read every file, split on blank lines, fit TfidfVectorizer (defaults), pickle it: the plain alternative."""
+    import re
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    t = time.perf_counter()
+    paragraphs = []
+    for path in sorted(Path(folder).iterdir()):
+        paragraphs.extend(p.strip() for p in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if p.strip())
+    read = time.perf_counter() - t
+    vectorizer = TfidfVectorizer()
+    matrix = vectorizer.fit_transform(paragraphs)
+    fit = time.perf_counter() - read - t
+    out = Path(cache_dir) / "plain.pkl"
+    with open(out, "wb") as fh:
+        pickle.dump((vectorizer, matrix), fh, protocol=5)
+    return {"read_s": read, "fit_s": fit, "pickle_mb": out.stat().st_size / 2**20, "pickle_path": str(out)}
+
+
+def work_plain_load(path: str) -> dict:
+    t = time.perf_counter()
+    with open(path, "rb") as fh:
+        vectorizer, matrix = pickle.load(fh)
+    return {"load_s": time.perf_counter() - t, "rows": matrix.shape[0]}
+
+
+def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak MB and stdout of a command in a fresh process (``/usr/bin/time``)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
+        proc = subprocess.run(["/usr/bin/time", "-o", timing.name, "-f", "%e %M", *cmd], capture_output=True,
+                              text=True, env=env, cwd=HERE.parent)  # `-m bot` runs this checkout's code
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:4])} failed: {proc.stderr.strip().splitlines()[-3:]}")
+        wall, kb = timing.read().split()[-2:]
+    return float(wall), int(kb) / 1024, proc.stdout
+
+
+def files_run(n: int, root: Path) -> dict:
+    """First ask, cache-hit ask and the plain alternative on ``n`` paragraphs written as files."""
+    folder = root / f"articles-{n}"
+    t = time.perf_counter()
+    write_folder(n, folder)
+    print(f"  [{n:,} paragraphs written as files in {time.perf_counter() - t:.1f} s]", file=sys.stderr, flush=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYBOT_", "DISCORD_"))}
+    env["STORYBOT_CACHE_DIR"] = str(root / f"cache-{n}")
+    question = synthetic.questions([p for a in synthetic.corpus(min(n, 25)).articles for p in a.paragraphs], 1)[0]
+    ask = [sys.executable, "-m", "bot", "ask", "--seeds", str(folder), question]
+    row: dict = {"n": n}
+    row["first_ask_s"], row["first_ask_mb"], _ = _timed(ask, env)
+    hits = [_timed(ask, env) for _ in range(3)]
+    row["hit_ask_s"] = float(np.median([h[0] for h in hits]))
+    row["hit_ask_mb"] = float(np.median([h[1] for h in hits]))
+    row["cache_mb"] = _dir_mb(root / f"cache-{n}")
+    script = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    wall, mb, out = _timed(script + ["plain-files", "--folder", str(folder), "--cache-dir", str(root)])
+    plain = json.loads(out.strip().splitlines()[-1])
+    row.update(plain_s=wall, plain_mb=mb, plain_read_s=plain["read_s"], plain_fit_s=plain["fit_s"],
+               pickle_mb=plain["pickle_mb"])
+    loads = [json.loads(_timed(script + ["plain-load", "--cache-path", plain["pickle_path"]])[2].strip()
+                        .splitlines()[-1])["load_s"] for _ in range(3)]
+    row["pickle_load_s"] = float(np.median(loads))
+    print("  " + json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def bundled_start() -> dict:
+    """A cache-hit ask on the bundled story against a Python that only imports numpy and scipy.sparse."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STORYBOT_", "DISCORD_"))}
+    ask = [sys.executable, "-m", "bot", "ask", "Who paid for Alice Johnson's legal team?"]
+    _timed(ask, env)  # the cache, built once
+    floor = [sys.executable, "-c", "import numpy, scipy.sparse"]
+    asks, floors = [], []
+    for _ in range(11):
+        asks.append(_timed(ask, env)[0])
+        floors.append(_timed(floor, env)[0])
+    return {"ask_s": float(np.median(asks)), "numpy_scipy_s": float(np.median(floors))}
+
+
 WORKERS = {
     "storybot-build": lambda a: work_storybot_build(a.n, a.cache_dir),
     "storybot-serve": lambda a: work_storybot_serve(a.n, a.cache_path, a.questions),
     "naive": lambda a: work_naive(a.n, a.questions, a.cache_dir),
     "rank_bm25": lambda a: work_bm25(a.n, a.questions, a.cache_dir),
+    "bm25s": lambda a: work_bm25s(a.n, a.questions, a.cache_dir),
+    "tantivy": lambda a: work_tantivy(a.n, a.questions, a.cache_dir),
+    "plain-files": lambda a: work_plain_files(a.folder, a.cache_dir),
+    "plain-load": lambda a: work_plain_load(a.cache_path),
 }
 
 
@@ -265,6 +447,25 @@ def _line(row: dict) -> str:
             f"load {row['load_s']:.2f} s, query median {med:.2f} ms p99 {p99:.2f} ms")
 
 
+def files_table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    out = ["", "From a folder of files, each step a fresh process (wall seconds and peak MB by `/usr/bin/time`): "
+               "storybot's first `ask` without a cache (read, build, save, answer) and a cache-hit `ask` "
+               "(median of 3), against reading the same files, splitting them on blank lines and fitting "
+               "`TfidfVectorizer()` (\"plain\"), and loading that vectorizer and matrix from a pickle (median of 3):", "",
+           "| paragraphs | first ask s | plain read + fit s | ratio | first ask peak MB | plain peak MB | ratio "
+           "| cache MB | plain pickle MB | ratio | cache-hit ask s | pickle load s |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        out.append(
+            f"| {r['n']:,} | {r['first_ask_s']:.1f} | {r['plain_s']:.1f} ({r['plain_read_s']:.1f} + {r['plain_fit_s']:.1f}) "
+            f"| {r['first_ask_s'] / r['plain_s']:.2f} | {r['first_ask_mb']:,.0f} | {r['plain_mb']:,.0f} "
+            f"| {r['first_ask_mb'] / r['plain_mb']:.2f} | {r['cache_mb']:,.0f} | {r['pickle_mb']:,.0f} "
+            f"| {r['cache_mb'] / r['pickle_mb']:.2f} | {r['hit_ask_s']:.2f} | {r['pickle_load_s']:.2f} |")
+    return out
+
+
 def table(rows: list[dict]) -> list[str]:
     out = [
         "| paragraphs | engine | build s | peak MB (corpus alone) | cache load s | cache MB "
@@ -321,38 +522,45 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"storybot": ("tab:blue", "o"), "naive": ("tab:orange", "s"), "rank_bm25": ("tab:green", "^")}
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.4))
+    styles = {"storybot": ("tab:blue", "o"), "naive": ("tab:orange", "s"), "bm25s": ("tab:red", "D"),
+              "tantivy": ("tab:purple", "v"), "rank_bm25": ("tab:green", "^")}
     for engine, (color, marker) in styles.items():
         done = [r for r in rows if r["engine"] == engine and "skipped" not in r]
         if not done:
             continue
         ns = [r["n"] for r in done]
-        med = [_ms(r["search_ms"])[0] for r in done]
-        p99 = [_ms(r["search_ms"])[1] for r in done]
-        ax1.plot(ns, med, color=color, marker=marker, label=f"{engine} median")
-        ax1.plot(ns, p99, color=color, marker=marker, linestyle="--", alpha=0.6, label=f"{engine} p99")
+        ax1.plot(ns, [_ms(r["search_ms"])[0] for r in done], color=color, marker=marker, label=f"{engine} median")
+        ax1.plot(ns, [_ms(r["search_ms"])[1] for r in done], color=color, marker=marker, linestyle="--", alpha=0.6,
+                 label=f"{engine} p99")
         ax2.plot(ns, [r["peak_mb"] for r in done], color=color, marker=marker, label=f"{engine} build peak")
+        ax3.plot(ns, [r["build_s"] for r in done], color=color, marker=marker, label=f"{engine} build")
+        ax3.plot(ns, [max(r["load_s"], 1e-3) for r in done], color=color, marker=marker, linestyle=":", alpha=0.7,
+                 label=f"{engine} load")
         if engine == "storybot":
+            ax1.plot(ns, [_ms(r["ask_ms"])[0] for r in done], color=color, marker="*", linestyle="-.",
+                     label="storybot whole answer, median")
             ax2.plot(ns, [r["serve_mb"] for r in done], color=color, marker=marker, linestyle=":",
-                     label="storybot serving (cache loaded)")
-    ax1.axhline(5, color="grey", linewidth=0.8, linestyle=":")
-    ax1.text(ax1.get_xlim()[0] if False else min(r["n"] for r in rows), 5.4, "5 ms target", color="grey", fontsize=8)
-    ax2.axhline(4096, color="grey", linewidth=0.8, linestyle=":")
-    for ax, title, ylabel in ((ax1, "Query latency (top 40)", "ms"), (ax2, "Peak memory (whole process)", "MB")):
+                     label="storybot serving (cache mapped)")
+    if rows:
+        ax1.axhline(5, color="grey", linewidth=0.8, linestyle=":")
+        ax1.text(min(r["n"] for r in rows), 5.4, "5 ms", color="grey", fontsize=8)
+    for ax, title, ylabel in ((ax1, "Query latency (top 40)", "ms"), (ax2, "Peak memory (whole process)", "MB"),
+                              (ax3, "Build and load time", "s")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("paragraphs")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("storybot vs TfidfVectorizer (naive product) vs rank_bm25, synthetic Zipf text")
+        ax.legend(fontsize=6)
+    fig.suptitle("storybot vs TfidfVectorizer (naive product), bm25s, tantivy, rank_bm25; synthetic Zipf text")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
-def report(rows: list[dict], sizes: list[int], command: str) -> list[str]:
+def report(rows: list[dict], sizes: list[int], command: str, files: list[dict] | None = None,
+           bundled: dict | None = None) -> list[str]:
     return [
         "## Scale",
         "",
@@ -370,13 +578,18 @@ def report(rows: list[dict], sizes: list[int], command: str) -> list[str]:
         "```",
         "",
         *table(rows),
+        *files_table(files or []),
+        *([] if not bundled else [
+            "", f"Bundled story, cache-hit `python -m bot ask` (median of 11): {bundled['ask_s']:.3f} s; a Python that "
+                f"only imports numpy and scipy.sparse: {bundled['numpy_scipy_s']:.3f} s "
+                f"(ratio {bundled['ask_s'] / bundled['numpy_scipy_s']:.2f})."]),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--engines", nargs="*", default=list(ENGINES), choices=ENGINES)
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--max-rank-bm25", type=int, default=LIMITS["rank_bm25"][0],
                         help="largest size rank_bm25 runs at (default 100k; it needs ~GBs and seconds a query beyond)")
@@ -385,7 +598,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=HERE / "scale.png")
     parser.add_argument("--results", type=Path, help="also write the printed section to this file (pasted into RESULTS.md)")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure and table from --json")
+    parser.add_argument("--files", type=int, nargs="*", default=None,
+                        help="also time the first ask from a folder of files at these sizes (default: --sizes)")
+    parser.add_argument("--bundled", action="store_true", help="also time a cache-hit ask on the bundled story")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("n", type=int, nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     parser.add_argument("--cache-path", help=argparse.SUPPRESS)
@@ -397,13 +614,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot_only:
         data = json.loads(args.json.read_text())
         rows, command = data["rows"], data["command"]
+        files, bundled = data.get("files", []), data.get("bundled")
     else:
         limits = {"rank_bm25": args.max_rank_bm25}
         if args.max_naive is not None:
             limits["naive"] = args.max_naive
-        rows = run(sorted(args.sizes), args.engines, args.questions, limits)
-        args.json.write_text(json.dumps({"command": command, "rows": rows}))
-    lines = report(rows, args.sizes, command.strip())
+        rows = run(sorted(args.sizes), args.engines, args.questions, limits) if args.engines else []
+        files = []
+        if args.files is not None:
+            with tempfile.TemporaryDirectory(prefix="storybot-files-") as tmp:
+                for n in sorted(args.files or args.sizes):
+                    files.append(files_run(n, Path(tmp)))
+        bundled = bundled_start() if args.bundled else None
+        args.json.write_text(json.dumps({"command": command, "rows": rows, "files": files, "bundled": bundled}))
+    lines = report(rows, args.sizes, command.strip(), files, bundled)
     print("\n".join(lines))
     if args.results:
         args.results.write_text("\n".join(lines) + "\n", encoding="utf-8")

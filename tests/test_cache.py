@@ -119,6 +119,10 @@ def _damage(path: Path, how: str) -> None:
         data = bytearray()
     elif how == "trailing":
         data += b"extra"
+    elif how == "last-array":  # one bit of the last array section (the pickle itself intact)
+        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        last = header["sections"][-1]
+        data[len(data) - cache_mod._pad(last) - 1] ^= 0x01
     elif how == "checksum-of-garbage":  # a valid header and checksum over a payload that is not a pickle
         import hashlib
         header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
@@ -129,7 +133,8 @@ def _damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage"])
+@pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage",
+                                 "last-array"])
 def test_a_damaged_cache_is_ignored_with_a_warning_and_rebuilt(story_dir, builds, how):
     good = load_story(story_dir)
     _damage(_cache_file(story_dir), how)
@@ -153,6 +158,51 @@ def test_a_damaged_cache_never_reaches_unpickling(story_dir, monkeypatch):
     monkeypatch.setattr(cache_mod, "save_story", lambda *a, **k: None)
     load_story(story_dir, warn=lambda m: None)
     assert calls == []
+
+
+def _root(array) -> object:
+    """The object that finally owns an array's memory (following .base and memoryview.obj)."""
+    owner = array
+    while True:
+        if isinstance(owner, memoryview):
+            owner = owner.obj
+        elif getattr(owner, "base", None) is not None:
+            owner = owner.base
+        else:
+            return owner
+
+
+def test_a_cache_hit_maps_its_arrays_from_the_file(story_dir):
+    import mmap
+
+    built = load_story(story_dir)
+    story = load_story(story_dir)
+    path = _cache_file(story_dir)
+    index, evidence = story.engine.index, story.engine.ranker.evidence_
+    arrays = [index.postings_.data, index.postings_.indices, index.matrix_.data, index.idf_, index.bm25_norm_,
+              evidence.char_space_.idf_, evidence.lsa_components_]
+    for array in arrays:
+        assert not array.flags.writeable and not array.flags.owndata
+        assert isinstance(_root(array), mmap.mmap)
+    assert str(path.resolve()) in Path("/proc/self/maps").read_text()
+    assert _answer(story) == _answer(built)  # and answers from the mapped arrays are the same
+
+
+def test_processes_loading_one_cache_share_its_pages(story_dir):
+    """Two processes that load the same cache map the same file: its pages are shared, not copied."""
+    load_story(story_dir)
+    path = _cache_file(story_dir)
+    code = (
+        "import sys, pathlib; from bot.core.cache import load_story;"
+        "s = load_story(sys.argv[1]); s.ask('Who paid?');"
+        "print(sum(1 for line in pathlib.Path('/proc/self/maps').read_text().splitlines()"
+        " if line.endswith(sys.argv[2])))"
+    )
+    outs = [subprocess.run([sys.executable, "-c", code, str(story_dir), str(path.resolve())], cwd=REPO,
+                           env=clean_env(), capture_output=True, text=True, timeout=120) for _ in range(2)]
+    for out in outs:
+        assert out.returncode == 0, out.stderr
+        assert int(out.stdout.strip()) >= 1
 
 
 def test_unwritable_cache_dir_still_serves_with_a_warning(story_dir, tmp_path, builds):

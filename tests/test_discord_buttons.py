@@ -36,7 +36,7 @@ async def test_buttons_of_an_answer_sent_before_a_restart_work_after_it(fake, tm
     async with run_bot(fake, tmp_path):
         public = await fake.slash("ask", question=QUESTION)
         await fake.answer_to(public)
-        private = await fake.slash("ask", question="How long was Alice Johnson in prison?", private=True)
+        private = await fake.slash("ask", question="Who paid for Alice Johnson's legal team?", private=True)
         await fake.answer_to(private)
         page = await fake.response(await fake.click(fake.original(public), "storybot:more:"))
         assert "passages 4-6 of 9" in page.json["data"]["embeds"][0]["footer"]["text"]
@@ -57,7 +57,7 @@ async def test_buttons_of_an_answer_sent_before_a_restart_work_after_it(fake, tm
         # The private answer, never paged: its vote holds the three passages of page one.
         await fake.answer_to(await fake.click(fake.original(private), "storybot:yes:", user=voter))
         row = votes(bot)[-1]
-        assert row[1] == 1 and row[2] == "How long was Alice Johnson in prison?" and len(json.loads(row[5])) == 3
+        assert row[1] == 1 and row[2] == "Who paid for Alice Johnson's legal team?" and len(json.loads(row[5])) == 3
         # Changing one's mind replaces the vote on the same answer; another person's vote is another row.
         await fake.answer_to(await fake.click(message, "storybot:yes:", user=voter))
         await fake.answer_to(await fake.click(message, "storybot:yes:", user=fake.user("second")))

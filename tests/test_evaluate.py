@@ -346,3 +346,21 @@ def test_evaluate_a_tiny_story(tiny: tuple[Path, Story], tmp_path: Path) -> None
             assert p["text"] in article.paragraphs
             assert article.numbers[article.paragraphs.index(p["text"])] == p["paragraph"]
             assert p["text"] in (folder / p["article"]).read_text(encoding="utf-8")
+
+
+def test_confident_precision_calibration_error_and_reliability_by_hand() -> None:
+    from bot.core.evaluate import expected_calibration_error, reliability
+
+    s = score(PAIRS)
+    # Answerable and answered: q1 (top right) and q2 (top wrong).
+    assert s.confident_precision == pytest.approx(1 / 2)
+    # Answerable confidences: q1 0.9 right, q2 0.9 wrong, q3 0.2 wrong, q4 0.2 wrong.
+    table = reliability(PAIRS)
+    assert [b.count for b in table] == [0, 2, 0, 0, 2]
+    assert table[4].mean_confidence == pytest.approx(0.9) and table[4].share_right == pytest.approx(0.5)
+    assert table[1].share_right == 0.0
+    expected = (2 * abs(0.2 - 0.0) + 2 * abs(0.9 - 0.5)) / 4
+    assert s.calibration_error == pytest.approx(expected)
+    assert expected_calibration_error(PAIRS) == pytest.approx(expected)
+    # Off-story rows never enter the calibration error: no answerable row, no figure.
+    assert expected_calibration_error([p for p in PAIRS if not p[0].answerable]) is None

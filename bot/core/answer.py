@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from .confidence import THRESHOLD, Evidence, confidence
+from .confidence import Evidence, confidence
+from .fusion import Calibration
 from .index import PassageIndex
 from .models import Answer, Citation, Hit, Passage
 from .rank import Ranker, Scored, name_groups, share_within_names
@@ -33,9 +34,19 @@ class Engine:
     index: PassageIndex
     ranker: Ranker
     passages: tuple[Passage, ...]
-    threshold: float = THRESHOLD
+    threshold: float | None = None  # None: the calibration's own (see fusion_weights.json)
     # row -> rows of the same text in other articles (see story.shared_passages)
     copies: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def calibration(self) -> Calibration:
+        """How confidence is computed: the calibration shipped with the ranker's weights."""
+        return self.ranker.params.weights.calibration
+
+    @property
+    def confidence_threshold(self) -> float:
+        """The confidence under which storybot does not answer: ``threshold`` if set, else the calibration's."""
+        return self.calibration.threshold if self.threshold is None else self.threshold
 
 
 def prepare_question(raw: str) -> tuple[str, str | None]:
@@ -48,7 +59,7 @@ def prepare_question(raw: str) -> tuple[str, str | None]:
     return question, None
 
 
-def _query(engine: Engine, question: str, context: str | None) -> sparse.csr_matrix:
+def question_vector(engine: Engine, question: str, context: str | None) -> sparse.csr_matrix:
     q = engine.index.vector(question)
     if context:
         c = engine.index.vector(context)
@@ -106,10 +117,13 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
         share_within_names(by_col, name_groups(question, vocab))
         credit.update({t: by_col[vocab[t]] for t in credit if t in vocab})
     covered = sum(w * credit[t] for t, w in weights.items())
-    margin = 0.0
+    margin = lead = 0.0
     if top.score > 0:
         margin = (top.score - (second.score if second else 0.0)) / top.score
-    return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, margin))
+    if second is not None:
+        lead = max(0.0, top.score - second.score)
+    return Evidence(known / total, covered / total, min(1.0, top.sentence), min(1.0, max(0.0, margin)),
+                    top.score, lead, top.share)
 
 
 def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
@@ -118,8 +132,31 @@ def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
     picked = engine.ranker.pick_sentence(engine.index, query, question, [s.row for s in ranked[:SENTENCE_PASSAGES]])
     if picked is None:
         return None, None
-    row, hit = picked
-    return engine.ranker.sentences_[row], hit
+    return picked
+
+
+def _ranked(engine: Engine, query: sparse.csr_matrix, question: str,
+            k: int) -> tuple[list[Scored], dict[int, list[int]]]:
+    """The ``k`` best passages, shared copies folded into the first shown (see :func:`_dedupe`)."""
+    ranked, inside = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))
+    return ranked[:k], inside
+
+
+def _top_evidence(engine: Engine, question: str, ranked: Sequence[Scored]) -> Evidence | None:
+    if not ranked:
+        return None
+    return _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
+
+
+def ranked_evidence(engine: Engine, query: sparse.csr_matrix, question: str,
+                    k: int = 5) -> tuple[list[Scored], Evidence | None]:
+    """The ``k`` best passages (syndicated copies dropped) and the evidence about the top one.
+
+    The evidence is what confidence is computed from; ``benchmarks/fit_fusion.py``
+    reads it to fit the calibration. None when nothing matched.
+    """
+    ranked, _ = _ranked(engine, query, question, k)
+    return ranked, _top_evidence(engine, question, ranked)
 
 
 def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: int = 5) -> Answer:
@@ -130,17 +167,16 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
         return Answer(question, (), None, None, 0.0, False, notice=EMPTY_NOTICE)
     if not analyse(question) and not (context and analyse(context)):
         return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
-    query = _query(engine, question, context)
+    query = question_vector(engine, question, context)
     # A follow-up made only of pronouns and function words ('who is she?') asks about the earlier
     # question's words: rank and judge with them, keeping the follow-up's own question word.
     question_text = question if analyse(question) else f"{question} {context}"
-    ranked, inside = _dedupe(engine, engine.ranker.rank(engine.index, query, question_text, k + 5))
-    ranked = ranked[:k]
-    if not ranked:
+    ranked, inside = _ranked(engine, query, question_text, k)
+    evidence = _top_evidence(engine, question_text, ranked)
+    if evidence is None:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
                       terms=tuple(sorted(set(analyse(question_text)))))
-    evidence = _evidence(engine, question_text, ranked[0], ranked[1] if len(ranked) > 1 else None)
-    conf = confidence(evidence)
+    conf = confidence(evidence, engine.calibration)
     sentence, sentence_hit = _answer_sentence(engine, query, question_text, ranked)
     hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, _also(engine, s.row, inside.get(s.row, ())))
                  for rank, s in enumerate(ranked, start=1))
@@ -151,7 +187,7 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
         sentence=sentence,
         sentence_hit=sentence_hit,
         confidence=round(conf, 4),
-        answered=conf >= engine.threshold,
+        answered=conf >= engine.confidence_threshold,
         context=context,
         notice=notice,
         terms=tuple(sorted(stems)),

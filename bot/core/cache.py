@@ -8,10 +8,16 @@ files without anyone remembering to bump a version). A changed, added or
 removed article gives another key, hence a rebuild.
 
 The file is a short text header (format, key, section lengths, a SHA-256 of
-the payload) followed by a pickle and its large arrays stored out of band
-(pickle protocol 5): saving streams to the file (no copy in memory), and
-loading reads each section into its own buffer, checks the sum, and builds
-the arrays on those buffers without copying them.
+the payload) followed by a pickle and its arrays stored out of band (pickle
+protocol 5), each on a 64-byte boundary: saving streams to the file (no copy
+in memory), and loading maps the file read-only (``mmap``), checks the sum and
+builds every array on its section of the mapping, without copying it. The
+arrays are then the operating system's page cache: several processes serving
+the same story on one host share one copy of the index, and loading costs
+page faults, not reading and unpickling. Only the small Python part (the
+articles' text, the vocabularies) is unpickled. Because the file is only ever
+replaced (never written in place), a process that mapped the old file keeps a
+valid index after a rebuild.
 The checksum is verified before anything is unpickled: a truncated or damaged
 file is ignored with a warning and rebuilt, never trusted. (The checksum
 catches damage, not malice: like any pickle, a cache file must live where
@@ -33,6 +39,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import mmap
 import os
 import pickle
 import sys
@@ -48,7 +55,7 @@ from .story import Progress, Story
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: arrays memory-mapped from the file (read-only), evidence for the candidates
 MAGIC = b"storybot-cache\n"
 _HEADER_SPACE = 64 * 1024  # the header is written last, into this space at the start
 CACHE_DIRNAME = ".storybot-cache"
@@ -250,28 +257,32 @@ def read_cached(path: Path, key: str) -> Story | None:
             raise CacheDamaged("has a damaged header") from None
         if not lengths or any(n < 0 for n in lengths) or start < 0:
             raise CacheDamaged("has a damaged header")
-        digest = hashlib.sha256()
-        sections = []
         try:
             size = os.fstat(fh.fileno()).st_size
             if size != start + sum(n + _pad(n) for n in lengths):
                 raise CacheDamaged("is truncated or has trailing data")
-            fh.seek(start)
-            for n in lengths:
-                buffer = bytearray(n)  # its own buffer: the arrays built on it keep only what they need
-                if fh.readinto(buffer) != n:
-                    raise CacheDamaged("is truncated")
-                digest.update(buffer)
-                sections.append(buffer)
-                fh.seek(_pad(n), os.SEEK_CUR)
-        except OSError as exc:
-            raise CacheDamaged(f"cannot be read ({exc.strerror or exc})") from None
+            # The file is mapped, not read: its pages are the operating system's page cache, shared by
+            # every process that maps it, and the arrays below are built on them without a copy.
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise CacheDamaged(f"cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    view = memoryview(mapped)
+    digest = hashlib.sha256()
+    sections = []
+    at = start
+    for n in lengths:
+        section = view[at:at + n]
+        digest.update(section)
+        sections.append(section)
+        at += n + _pad(n)
     if digest.hexdigest() != expected:
         raise CacheDamaged("fails its checksum")
     try:
         story = pickle.loads(sections[0], buffers=sections[1:])
     except Exception as exc:  # the checksum passed, so this is a code/format mismatch
         raise CacheDamaged(f"cannot be unpickled ({type(exc).__name__})") from None
+    finally:
+        sections[0].release()  # the pickle itself is not needed once loaded; the arrays keep their sections
     if not isinstance(story, Story):
         raise CacheDamaged("does not hold a story")
     return story

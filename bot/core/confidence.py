@@ -2,39 +2,44 @@
 
 Raw cosines mean different things on different stories (long Wikipedia
 paragraphs score lower than short news paragraphs), so confidence is built
-from signals that transfer: how much of the question's information (idf mass)
-the story knows at all, how much of it the top passage (with its sentence and
-headline) covers, and how strongly the best sentence matches. One threshold
+from signals that transfer, in two factors (:class:`bot.core.fusion.Calibration`,
+refitted by ``benchmarks/fit_fusion.py`` on several unrelated stories): how
+clearly the learned fusion prefers the top passage (its softmax share among
+the candidates, its lead over the second), fitted on the questions the
+stories answer; times a gate, how much of the question's information (idf
+mass) the story knows at all and the top passage (with its headline) covers,
+fitted on every question, off-story ones included. The product is the
+probability that the top passage answers; one threshold, chosen by the fit,
 then means the same thing on every story.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-THRESHOLD = 0.5
+from .fusion import Calibration, shipped_weights
+
+THRESHOLD = shipped_weights().calibration.threshold
 """Below this, storybot says the articles don't seem to answer the question."""
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """Signals about one question and its top passage, each in [0, 1]."""
+    """Signals about one question and its top passage."""
 
-    known: float  # share of the question's idf mass whose terms occur in the story
-    covered: float  # share of the question's idf mass found in the top passage or its headline
-    sentence: float  # cosine of the best sentence with the question
-    margin: float  # how far the top passage's fused score is ahead of the second's, relative
+    known: float  # share of the question's idf mass whose terms occur in the story, in [0, 1]
+    covered: float  # share of the question's idf mass found in the top passage or its headline, in [0, 1]
+    sentence: float  # cosine of the top passage's best sentence with the question, in [0, 1]
+    margin: float  # how far the top passage's fused score is ahead of the second's, relative, in [0, 1]
+    score: float = 0.0  # the top passage's fused evidence score
+    lead: float = 0.0  # the top passage's fused score minus the second's (>= 0)
+    share: float = 0.0  # the top passage's softmax share of the fused scores over every candidate, in [0, 1]
 
 
-def confidence(e: Evidence) -> float:
-    """A confidence in [0, 1] from the evidence; monotonic in every signal.
+def confidence(e: Evidence, calibration: Calibration | None = None) -> float:
+    """The probability, in [0, 1], that the top passage answers; never lower for more evidence.
 
-    A logistic of a weighted sum: how much of the question the story knows
-    and the top passage covers dominate (an answer must talk about what was
-    asked; unknown words mean a question about another story), the sentence
-    match and the margin refine it. The weights were calibrated jointly on
-    three unrelated stories (news, history, business) so that 0.5 separates
-    answerable from off-story questions on each; see benchmarks/RESULTS.md.
+    The calibration's coefficients are non-negative (the fit keeps them so),
+    hence the confidence is monotonic in every signal.
     """
-    z = 4.0 * e.known + 4.0 * e.covered + 2.0 * e.sentence + 1.0 * e.margin - 4.5
-    return 1.0 / (1.0 + math.exp(-z))
+    calibration = calibration or shipped_weights().calibration
+    return calibration.probability(asdict(e))

@@ -222,13 +222,16 @@ def _outlet(url: str) -> str | None:
 _URL_DATE = re.compile(r"/(\d{4})/(\d{1,2})/(\d{1,2})/")
 
 
-def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str] = frozenset()) -> Article:
+def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str] = frozenset(), *,
+                  units: list[_Unit] | None = None) -> Article:
     """Parse one article's text into an :class:`Article`.
 
     ``shared_lines`` are normalised lines seen in other files of the folder:
     short ones are site furniture ('Related news') rather than reporting.
+    ``units`` are ``_units(text)`` when the caller has them already (one pass over the file).
     """
-    units = _units(text)
+    units = _units(text) if units is None else units
+    title_key = None
     url = date = byline = title = None
     paragraphs: list[str] = []
     numbers: list[int] = []
@@ -261,13 +264,16 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
                     dropped.append(t)
                     why.append("one-word label before the headline")
                     continue
-        if title is not None and normalise(t) == normalise(title):
-            continue  # the headline repeated
+        t_key = normalise(t)
+        if title is not None:
+            title_key = normalise(title) if title_key is None else title_key
+            if t_key == title_key:
+                continue  # the headline repeated
         if _word_count(t) <= 10 and (m := _BYLINE.match(t)):
             byline = byline or m.group("name").strip()
             continue
         near_end = index >= len(units) - 3
-        verdict = judge(t, shared=normalise(t) in shared_lines, near_end=near_end)
+        verdict = judge(t, shared=t_key in shared_lines, near_end=near_end)
         if verdict.dropped:
             dropped.append(t)
             why.append(verdict.dropped)
@@ -323,14 +329,14 @@ def _iso_day(date: str) -> str:
     return date  # e.g. 5/6/2018: month and day order unknown
 
 
-def _shared_lines(texts: dict[str, str]) -> dict[str, frozenset[str]]:
+def _shared_lines(texts: dict[str, str], units: dict[str, list[_Unit]] | None = None) -> dict[str, frozenset[str]]:
     """For each file, the lines to treat as site furniture: those other files repeat.
 
     A file most of whose lines are repeated elsewhere is a copy of an article
     (the same wire story saved twice), not a page of furniture: it gets none,
     so its paragraphs are kept and the answer's de-duplication handles the copy.
     """
-    per_file = {key: {normalise(u.text) for u in _units(text)} for key, text in texts.items()}
+    per_file = {key: {normalise(u.text) for u in (units[key] if units else _units(text))} for key, text in texts.items()}
     counts: Counter[str] = Counter()
     for lines in per_file.values():
         counts.update(lines)
@@ -388,10 +394,11 @@ def read_folder(
             skipped.append(Skipped(display_name(path.name), reason))
         if progress:
             progress(done, len(files))
-    shared = _shared_lines(texts) if len(texts) > 1 else {}
+    units = {key: _units(text) for key, text in texts.items()}  # each file split and cleaned once
+    shared = _shared_lines(texts, units) if len(texts) > 1 else {}
     articles: list[Article] = []
     for key, text in texts.items():
-        article = parse_article(text, key, len(articles) + 1, shared.get(key, frozenset()))
+        article = parse_article(text, key, len(articles) + 1, shared.get(key, frozenset()), units=units.pop(key))
         if not article.paragraphs:
             skipped.append(Skipped(key, "no article text found (only headline or boilerplate)"))
             continue

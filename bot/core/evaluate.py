@@ -44,6 +44,8 @@ class Scores:
     sentence_hit1: float | None
     off_story_rejected: float | None  # None when there is no off-story row
     answerable_refused: float | None
+    confident_precision: float | None = None  # of the answerable rows answered confidently, the share whose top passage is right
+    calibration_error: float | None = None  # ECE of confidence against top-passage-right, answerable rows, 5 buckets
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -126,6 +128,7 @@ def score(pairs: Sequence[tuple[Question, Answer]]) -> Scores:
     off = [(q, a) for q, a in pairs if not q.answerable]
     ranks = [_rank_of_first_match(a, q, 5) for q, a in ans]
     n = len(ans)
+    confident = sum(a.answered for _, a in ans)
     return Scores(
         rows=len(pairs),
         answerable=len(ans),
@@ -136,7 +139,52 @@ def score(pairs: Sequence[tuple[Question, Answer]]) -> Scores:
         sentence_hit1=sum(sentence_matches(a.sentence, q) for q, a in ans) / n if n else None,
         off_story_rejected=(sum(not a.answered for _, a in off) / len(off)) if off else None,
         answerable_refused=(sum(not a.answered for _, a in ans) / len(ans)) if ans else None,
+        confident_precision=(sum(r == 1 for r, (_, a) in zip(ranks, ans) if a.answered) / confident) if confident else None,
+        calibration_error=expected_calibration_error(pairs),
     )
+
+
+def top_right(q: Question, a: Answer) -> bool:
+    """Whether the answer's top passage answers the question (never, for an off-story row)."""
+    return q.answerable and bool(a.hits) and passage_matches(a.hits[0].passage.text, q)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One confidence bucket of a reliability table."""
+
+    low: float
+    high: float
+    count: int
+    mean_confidence: float | None
+    share_right: float | None
+
+
+def reliability(pairs: Sequence[tuple[Question, Answer]], buckets: int = 5) -> list[Bucket]:
+    """Answerable rows by confidence bucket (equal widths over [0, 1]): how often the top passage is right.
+
+    When confidence means the probability that the top passage answers, each
+    bucket's share right sits near its mean confidence.
+    """
+    ans = [(q, a) for q, a in pairs if q.answerable]
+    out = []
+    for b in range(buckets):
+        low, high = b / buckets, (b + 1) / buckets
+        inside = [(q, a) for q, a in ans if low <= a.confidence < high or (b == buckets - 1 and a.confidence >= high)]
+        n = len(inside)
+        out.append(Bucket(low, high, n,
+                          sum(a.confidence for _, a in inside) / n if n else None,
+                          sum(top_right(q, a) for q, a in inside) / n if n else None))
+    return out
+
+
+def expected_calibration_error(pairs: Sequence[tuple[Question, Answer]], buckets: int = 5) -> float | None:
+    """Mean |confidence - share right| over the buckets of :func:`reliability`, weighted by their size."""
+    table = reliability(pairs, buckets)
+    n = sum(b.count for b in table)
+    if not n:
+        return None
+    return sum(b.count * abs(b.mean_confidence - b.share_right) for b in table if b.count) / n
 
 
 def evaluate(
@@ -184,4 +232,6 @@ def format_scores(s: Scores, label: str = "all") -> list[str]:
         f"  sentence hit@1     {pct(s.sentence_hit1)}",
         f"  off-story rejected {pct(s.off_story_rejected)}",
         f"  answerable refused {pct(s.answerable_refused)}",
+        f"  confident answers right {pct(s.confident_precision)}",
+        f"  calibration error  {'   n/a' if s.calibration_error is None else f'{s.calibration_error:6.3f}'}",
     ]

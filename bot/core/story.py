@@ -131,6 +131,19 @@ class Passages(Sequence[Passage]):
                 yield _passage(article, j, row)
                 row += 1
 
+    def texts(self) -> "PassageField":
+        """Every passage's text, by row, read from the articles (no copy)."""
+        return PassageField(self, "paragraphs")
+
+    def titles(self) -> "PassageField":
+        """Every passage's headline, by row."""
+        return PassageField(self, "title")
+
+    def locate(self, i: int) -> tuple[Article, int]:
+        """The article holding passage ``i`` and the passage's position in it."""
+        a = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.articles[a], i - int(self.starts[a])
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Passages, tuple, list)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
@@ -140,6 +153,39 @@ class Passages(Sequence[Passage]):
 
     def __repr__(self) -> str:
         return f"Passages({len(self)} passages in {len(self.articles)} articles)"
+
+
+class PassageField(Sequence[str]):
+    """One field of every passage (its text or its article's headline), by row, read from the articles.
+
+    The index and the re-ranker read passages through this view, so the
+    story holds (and its cache stores) one copy of the text: the articles'.
+    """
+
+    def __init__(self, passages: Passages, field: str) -> None:
+        self.passages = passages
+        self.field = field
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = operator.index(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("passage index out of range")
+        article, j = self.passages.locate(i)
+        return article.paragraphs[j] if self.field == "paragraphs" else article.title
+
+    def __iter__(self) -> Iterator[str]:
+        for article in self.passages.articles:
+            if self.field == "paragraphs":
+                yield from article.paragraphs
+            else:
+                yield from (article.title for _ in article.paragraphs)
 
 
 @dataclass(frozen=True)
@@ -159,10 +205,9 @@ class Story:
         progress: Progress | None = None,
     ) -> "Story":
         passages = Passages(corpus.articles)
-        texts = [text for article in corpus.articles for text in article.paragraphs]
-        titles = [article.title for article in corpus.articles for _ in article.paragraphs]
+        texts, titles = passages.texts(), passages.titles()
         index_progress = (lambda done, total: progress("paragraphs indexed", done, total)) if progress else None
-        index = PassageIndex(index_params).build(texts, progress=index_progress)
+        index = PassageIndex(index_params).build(list(texts), progress=index_progress)
         if progress:
             progress("re-ranking evidence", 0, 1)
         ranker = Ranker(rank_params).build(index, texts, titles)

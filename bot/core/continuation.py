@@ -1,0 +1,96 @@
+"""Paragraphs that continue the previous one's subject, read as a reader reads them.
+
+A news paragraph that opens with a pronoun or a quotation ('But she said the
+decision is not final.', '"This is so unfair," ...') is about whoever the
+previous paragraph named: the name asked about sits there, not here. The
+corpus text is left as written; instead, each such paragraph carries the
+previous paragraph's names as extra evidence (and the names it carried in
+turn, for a run of quotations), so that a question naming the person can
+find the paragraph that reports what they said or did.
+
+English grammar only: pronouns, a few connectives that may come before them,
+quotation marks, and names told by capital letters (see :mod:`.shapes`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .shapes import NAME, sentence_shapes
+from .text import sentences
+
+PRONOUNS = frozenset("he she they it his her their its him them we our us".split())
+"""Pronouns that refer back to someone or something already named."""
+CONNECTIVES = frozenset("but and yet still so however also instead meanwhile then".split())
+"""Words that may come before the pronoun: 'But she said...', 'And they...'."""
+_OPENING_QUOTES = ('"', "\u201c", "\u2018", "'")
+
+
+def opens_with_reference(text: str) -> bool:
+    """Whether a paragraph opens with a pronoun (after at most one connective) or a quotation."""
+    stripped = text.lstrip()
+    if stripped.startswith(_OPENING_QUOTES):
+        return True
+    first = [w.strip(",;:").lower() for w in stripped.split(None, 2)[:2]]
+    if first and first[0] in CONNECTIVES:
+        first = first[1:]
+    return bool(first) and first[0] in PRONOUNS
+
+
+def names_in(text: str) -> list[str]:
+    """The names a paragraph mentions: capitalised words inside its sentences, not stop words.
+
+    A sentence's first word is left out even when the story never writes it
+    in lower case: a paragraph that opens with 'Crossings will run...' names
+    nobody, and a name that matters is usually repeated inside a sentence.
+    """
+    out: list[str] = []
+    for sent in sentences(text) or [text]:
+        for name in sorted(sentence_shapes(sent)[NAME]):
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def previous_in_article(titles: Sequence[str], row: int) -> int:
+    """The paragraph before ``row`` in the same article (same headline), or -1."""
+    return row - 1 if row > 0 and titles[row - 1] == titles[row] else -1
+
+
+def carried_names(passages: Sequence[str], titles: Sequence[str], rows: Iterable[int] | None = None,
+                  reach: int = 3) -> list[str]:
+    """For each passage of ``rows`` (all by default), the names it carries from the paragraphs it continues.
+
+    '' when none. A passage that opens with a pronoun or a quotation carries
+    the names of the nearest paragraph before it in the same article that
+    names someone (at most ``reach`` paragraphs back: 'A recent uptick...,
+    she said.' names nobody, the one before it does), and what that
+    paragraph carried in turn, so a run of quotations after 'Kardashian
+    said' all carry 'Kardashian'. Only the paragraphs a continuation needs
+    are read, so asking for a few candidates of an archive costs little.
+    """
+    named: dict[int, list[str]] = {}
+    carried: dict[int, str] = {}
+
+    def names_of(row: int) -> list[str]:
+        if row not in named:
+            named[row] = names_in(passages[row])
+        return named[row]
+
+    def carried_of(row: int) -> str:
+        if row in carried:
+            return carried[row]
+        before = previous_in_article(titles, row)
+        if before < 0 or not opens_with_reference(passages[row]):
+            carried[row] = ""
+            return ""
+        for _ in range(reach - 1):
+            earlier = previous_in_article(titles, before)
+            if names_of(before) or earlier < 0:
+                break
+            before = earlier
+        names = names_of(before)
+        inherited = [n for n in carried_of(before).split() if n not in names]
+        carried[row] = " ".join(names + inherited)
+        return carried[row]
+
+    return [carried_of(int(r)) for r in (range(len(passages)) if rows is None else rows)]

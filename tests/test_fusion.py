@@ -1,0 +1,102 @@
+"""The learned fusion and calibration (bot/core/fusion.py, fusion_weights.json, benchmarks/fit_fusion.py).
+
+Pinned as behaviour, never as fitted numbers: the shipped file loads and
+names evidence the engine produces; more evidence never lowers a passage's
+score or the confidence; the fit keeps that true even on data that would
+pull a coefficient below zero.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.core.confidence import Evidence, confidence
+from bot.core.fusion import Calibration, Fusion, FusionWeights, shipped_weights
+from bot.core.rank import RankParams
+from bot.core.story import Story
+
+from helpers import SEEDS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_weights_load_and_are_what_the_engine_uses() -> None:
+    weights = shipped_weights()
+    assert RankParams().weights == weights
+    assert weights.fusion.features and len(weights.fusion.features) == len(weights.fusion.coef)
+    assert 0.0 < weights.calibration.threshold < 1.0
+    # Readable and monotone: no negative coefficient anywhere.
+    assert min(weights.fusion.coef) >= 0 and min(weights.calibration.coef) >= 0
+    assert min(weights.calibration.gate_coef, default=0.0) >= 0 and weights.calibration.scale >= 0
+    assert FusionWeights.from_dict(json.loads(json.dumps(weights.as_dict()))) == weights
+
+
+def test_every_fused_feature_is_evidence_the_ranker_produces() -> None:
+    story = Story.from_folder(SEEDS)
+    engine = story.engine
+    question = "Where is Alice Johnson imprisoned?"
+    rows, evidence = engine.ranker.candidate_evidence(engine.index, engine.index.vector(question), question, 5)
+    assert rows.size == len(story.passages)  # a small story: every passage is a candidate
+    missing = set(shipped_weights().fusion.features) - set(evidence)
+    assert not missing
+    names = set(shipped_weights().calibration.signals) | set(shipped_weights().calibration.gate)
+    assert names <= set(Evidence.__dataclass_fields__)
+
+
+def test_more_evidence_never_lowers_a_score() -> None:
+    fusion = shipped_weights().fusion
+    rng = np.random.default_rng(0)
+    base = {name: rng.uniform(0, 1, 50) for name in fusion.features}
+    for name in fusion.features:
+        raised = {**base, name: base[name] + rng.uniform(0, 1, 50)}
+        assert np.all(fusion.score(raised, 50) >= fusion.score(base, 50) - 1e-12)
+
+
+def test_missing_evidence_counts_as_none_and_unknown_evidence_is_ignored() -> None:
+    fusion = Fusion(("a", "b"), (1.0, 2.0))
+    assert fusion.score({"a": np.array([1.0]), "c": np.array([5.0])}, 1).tolist() == [1.0]
+    with pytest.raises(ValueError):
+        Fusion(("a",), (1.0, 2.0))
+
+
+def test_calibration_is_a_probability() -> None:
+    cal = Calibration(("known",), (4.0,), -2.0)
+    assert cal.probability({"known": 0.0}) < 0.5 < cal.probability({"known": 1.0})
+    assert 0.0 <= cal.probability({"known": -1e6}) <= cal.probability({"known": 1e6}) <= 1.0
+    assert confidence(Evidence(1.0, 1.0, 1.0, 1.0), cal) == pytest.approx(cal.probability({"known": 1.0}))
+
+
+def test_the_gate_caps_what_the_ranking_can_vouch_for() -> None:
+    # However clearly the ranking prefers its top passage, a question the story barely knows stays unsure.
+    cal = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0)
+    sure_ranking = {"share": 1.0}
+    assert cal.probability({**sure_ranking, "known": 0.1}) < 0.1 < 0.9 < cal.probability({**sure_ranking, "known": 1.0})
+    assert cal.probability({"share": 0.0, "known": 1.0}) < cal.probability({"share": 1.0, "known": 1.0})
+    assert FusionWeights.from_dict(FusionWeights(Fusion(("a",), (1.0,)), cal).as_dict()).calibration == cal
+
+
+def test_the_platt_step_keeps_the_order() -> None:
+    plain = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0)
+    platt = Calibration(("share",), (6.0,), -1.0, 0.3, ("known",), (8.0,), -4.0, 1.5, 0.7)
+    grid = [{"share": s, "known": k} for s in (0.0, 0.3, 0.6, 1.0) for k in (0.0, 0.5, 1.0)]
+    assert sorted(grid, key=plain.probability) == sorted(grid, key=platt.probability)
+    assert all(0.0 < platt.probability(g) < 1.0 for g in grid)
+    assert platt.probability({"share": 0.5, "known": 0.5}) != plain.probability({"share": 0.5, "known": 0.5})
+    assert FusionWeights.from_dict(FusionWeights(Fusion(("a",), (1.0,)), platt).as_dict()).calibration == platt
+
+
+def test_the_fit_keeps_coefficients_non_negative() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from fit_fusion import fit_logistic_nonneg
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (400, 2))
+    # The label follows the first signal up and the second one down.
+    y = (X[:, 0] - X[:, 1] + rng.normal(0, 0.2, 400) > 0).astype(float)
+    coef, _ = fit_logistic_nonneg(X, y, np.ones(400), l2=1e-4)
+    assert coef[0] > 1.0  # learnt the signal that helps
+    assert coef[1] == pytest.approx(0.0, abs=1e-6)  # and did not turn the other one against the evidence
