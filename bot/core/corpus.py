@@ -64,6 +64,9 @@ class _Unit:
 
 # --- reading bytes -----------------------------------------------------------
 
+_ODD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f]")
+
+
 def decode(data: bytes) -> tuple[str | None, str | None]:
     """Decode article bytes: ``(text, warning)``, or ``(None, reason)`` for binary data."""
     head = data[:8192]
@@ -77,7 +80,7 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
         warning = "not valid UTF-8; undecodable bytes replaced"
     sample = text[:8192]
     if sample:
-        odd = sum(1 for c in sample if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n\f"))
+        odd = len(_ODD_CHARS.findall(sample))  # replacement characters and controls other than \t \n \f \r
         if odd / len(sample) > 0.10:
             return None, "looks binary (mostly undecodable bytes)"
     return text, warning
@@ -196,11 +199,12 @@ def _is_boilerplate(text: str, shared: bool, near_end: bool) -> str | None:
         return "link-only line"
     if shared and words < 25:
         return "line repeated across articles"
-    if _CREDIT.search(text) and words < 40:
+    # The word count first: most paragraphs are long enough to skip the patterns.
+    if words < 40 and _CREDIT.search(text):
         return "photo caption or credit"
-    if _PROMO.search(text) and words < 40:
+    if words < 40 and _PROMO.search(text):
         return "promotional line"
-    if not _TERMINAL.search(text) and words < 30:
+    if words < 30 and not _TERMINAL.search(text):
         return "not a sentence (caption, label or link text)"
     if near_end and _BIO.match(text):
         return "author bio"
