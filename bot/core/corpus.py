@@ -68,6 +68,9 @@ class _Unit:
 
 # --- reading bytes -----------------------------------------------------------
 
+_ODD_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f]")
+
+
 def decode(data: bytes) -> tuple[str | None, str | None]:
     """Decode article bytes: ``(text, warning)``, or ``(None, reason)`` for binary data."""
     head = data[:8192]
@@ -81,7 +84,7 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
         warning = "not valid UTF-8; undecodable bytes replaced"
     sample = text[:8192]
     if sample:
-        odd = sum(1 for c in sample if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n\f"))
+        odd = len(_ODD_CHARS.findall(sample))  # replacement characters and controls other than \t \n \f \r
         if odd / len(sample) > 0.10:
             return None, "looks binary (mostly undecodable bytes)"
     return text, warning

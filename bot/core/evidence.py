@@ -55,14 +55,18 @@ class PhraseAnalyzer:
 
     def __call__(self, text: str) -> list[str]:
         ws = fast_words(text)
-        content = [w not in STOP_WORDS for w in ws]
-        glue = [w in STOP_WORDS and w not in _ARTICLES for w in ws]
         stems = [_memo_stem(w) for w in ws]
+        # Running counts of content and glue words: 'any in the window' is a difference of two counts.
+        content, glue = [0], [0]
+        for w in ws:
+            stop = w in STOP_WORDS
+            content.append(content[-1] + (not stop))
+            glue.append(glue[-1] + (stop and w not in _ARTICLES))
         lo, hi = self.ngram_range
         grams = []
         for n in range(lo, hi + 1):
             for i in range(len(ws) - n + 1):
-                if any(content[i:i + n]) and any(glue[i:i + n]):
+                if content[i + n] > content[i] and glue[i + n] > glue[i]:
                     grams.append(" ".join(stems[i:i + n]))
         return grams
 
@@ -126,11 +130,13 @@ class EvidenceModel:
 
     def char_cosines(self, question: str, found: "Candidates") -> np.ndarray:
         """Cosine of the question with each candidate in the character n-gram space (zeros when off)."""
-        if self.char_space_ is None or found.char is None:
+        if self.char_space_ is None or not len(found):
             return np.zeros(len(found))
         q = self.char_space_.transform([question])
         if q.nnz == 0:
             return np.zeros(len(found))
+        if found.char is None:  # computed here, not for every Candidates (the answering sentence needs none)
+            found.char = self.char_space_.rows(found.texts)
         return found.char[:, q.indices].toarray() @ q.data
 
     def phrase_cover(self, question: str, found: "Candidates") -> np.ndarray:
@@ -140,12 +146,13 @@ class EvidenceModel:
         text ('while in prison') counts fully even in a long paragraph.
         """
         space = self.phrase_space_
-        if space is None or found.phrases is None:
+        if space is None:
             return np.zeros(len(found))
         asked = sorted({c for c in map(space.vocabulary_.get, space.analyzer(question)) if c is not None})
         if not asked:
             return np.zeros(len(found))
-        present = np.asarray([[c in have for c in asked] for have in found.phrases], dtype=bool).reshape(-1, len(asked))
+        present = np.asarray([[c in have for c in asked] for have in found.phrase_sets(self)],
+                             dtype=bool).reshape(-1, len(asked))
         idf = space.idf_[asked]
         return (present @ idf) / float(idf.sum())
 
@@ -193,9 +200,10 @@ class Candidates:
     ``owner`` the passage of each sentence; ``matrix`` holds the sentences'
     L2-normalised TF-IDF rows in the index's word space (a passage with no
     sentence boundary is one sentence). ``char`` holds the passages' rows in
-    the character n-gram space, ``phrases`` the set of phrase columns each
-    passage uses (each None when that evidence is off), ``shapes`` each
-    sentence's answer shapes when computed ahead (``shapes=True``).
+    the character n-gram space and ``phrases`` the set of phrase columns each
+    passage uses (both made on first need: None until then), ``shapes`` each
+    sentence's answer shapes; all three are computed ahead with ``shapes=True``
+    (every passage of a small story, at build).
     """
 
     def __init__(self, model: EvidenceModel | None, index: PassageIndex | None, texts: Sequence[str],
@@ -210,15 +218,24 @@ class Candidates:
         self.owner = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(self.starts))
         if index is None:  # an empty shell, filled by subset()
             return
-        self.matrix = index.space_.transform(sents)
-        self.char = model.char_space_.rows(texts) if model.char_space_ is not None else None
-        phrase = model.phrase_space_
-        self.phrases = None if phrase is None else [
-            frozenset(c for c in map(phrase.vocabulary_.get, phrase.analyzer(t)) if c is not None) for t in texts]
+        self.matrix = index.space_.rows(sents)
+        self.char = model.char_space_.rows(texts) if shapes and model.char_space_ is not None else None
+        self.texts = texts
+        self.phrases = None  # computed when a question has phrases the story uses (see phrase_sets)
+        if shapes and model.phrase_space_ is not None:
+            self.phrase_sets(model)
         self.shapes = [sentence_shapes(t, model.lowercase_) for t in sents] if shapes and model.shapes else None
 
     def __len__(self) -> int:
         return len(self.starts) - 1
+
+    def phrase_sets(self, model: EvidenceModel) -> list[frozenset[int]]:
+        """The phrase columns each passage uses (computed once, on first need)."""
+        if self.phrases is None:
+            phrase = model.phrase_space_
+            self.phrases = [frozenset(c for c in map(phrase.vocabulary_.get, phrase.analyzer(t)) if c is not None)
+                            for t in self.texts]
+        return self.phrases
 
     def subset(self, rows: np.ndarray) -> "Candidates":
         """The evidence of the passages at positions ``rows``, in that order."""
@@ -231,6 +248,7 @@ class Candidates:
         out.owner = np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(out.starts))
         out.matrix = self.matrix[picked]
         out.char = self.char[rows] if self.char is not None else None
+        out.texts = [self.texts[r] for r in rows.tolist()]
         out.phrases = [self.phrases[r] for r in rows.tolist()] if self.phrases is not None else None
         out.shapes = [self.shapes[i] for i in picked.tolist()] if self.shapes is not None else None
         return out

@@ -465,7 +465,7 @@ class TfidfSpace:
         """
         units = self.__dict__.get("units_")
         if units is None:
-            return self.transform(texts)
+            return self._term_rows(texts)
         rows, cols, unseen = [], [], []
         for i, text in enumerate(texts):
             for unit in self.analyzer.units(text):
@@ -488,6 +488,26 @@ class TfidfSpace:
                      ([i for i, _ in keys], [c for _, c in keys])), shape=counts.shape))
         counts.sum_duplicates()
         return weigh_rows(counts.astype(np.float32), self.idf_, self.sublinear_tf)
+
+    def _term_rows(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """:meth:`transform` for a batch of texts: their terms looked up once, counted and weighed with numpy."""
+        if not self.vocabulary_:
+            return self.transform(texts)
+        analyse = getattr(self.analyzer, "fast", self.analyzer)
+        get = self.vocabulary_.get
+        ids: list[int] = []
+        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
+        for i, text in enumerate(texts):
+            ids.extend([get(t, -1) for t in analyse(text)])
+            sizes[i + 1] = len(ids)
+        ids_a = np.asarray(ids, dtype=np.int64)
+        owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(sizes))
+        known = ids_a >= 0
+        pairs, counts = np.unique((owner[known] << 32) | ids_a[known], return_counts=True)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs >> 32, minlength=len(texts)))])
+        matrix = sparse.csr_matrix((counts.astype(np.float32), (pairs & 0xFFFFFFFF).astype(np.int32), indptr),
+                                   shape=(len(texts), self.size))
+        return weigh_rows(matrix, self.idf_, self.sublinear_tf)
 
     def fit_counts(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
                    ) -> sparse.csr_matrix:
