@@ -121,12 +121,18 @@ def summary_lines(db_path: Path, *, worst: int = 10) -> list[str]:
         ).fetchall()
     finally:
         conn.close()
+    return summary_of(str(db_path), total, helpful, abstained, rows)
+
+
+def summary_of(where: str, total: int, helpful: int, abstained: int,
+               worst: Sequence[tuple[str, str | None, int, float]]) -> list[str]:
+    """The operator's summary from the counts, whichever store they were read from (SQLite or PostgreSQL)."""
     lines = [
-        f"Feedback in {db_path}: {total} votes, {helpful} helpful ({100 * helpful / total:.0f}%),"
+        f"Feedback in {where}: {total} votes, {helpful} helpful ({100 * helpful / total:.0f}%),"
         f" {total - helpful} not helpful ({abstained} of them on answers below the confidence threshold).",
     ]
-    if rows:
+    if worst:
         lines.append("Questions most often marked not helpful:")
         lines.extend(f"  {n:>3} x  {_short(q)}  ({f'story {story}, ' if story else ''}confidence {conf:.2f})"
-                     for q, story, n, conf in rows)
+                     for q, story, n, conf in worst)
     return lines

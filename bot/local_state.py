@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .feedback import FeedbackStore, Vote
-from .shared_state import ReloadCallback
+from .shared_state import ReloadCallback, chosen_story
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +123,7 @@ class LocalState:
     # story choices --------------------------------------------------------------------------
 
     async def story_choice(self, guild_id: int | None, channel_id: int | None) -> str | None:
-        if guild_id is None:
-            return None
-        if channel_id is not None and (guild_id, channel_id) in self._choices:
-            return self._choices[(guild_id, channel_id)]
-        return self._choices.get((guild_id, 0))
+        return chosen_story(self._choices, guild_id, channel_id)
 
     async def set_story_choice(self, guild_id: int, channel_id: int | None, story: str | None) -> None:
         key = (guild_id, channel_id or 0)

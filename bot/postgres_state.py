@@ -36,9 +36,9 @@ from typing import Any
 import psycopg
 
 from .feedback import Vote
-from .local_state import SlidingWindow
 from .feedback import _voter_key as voter_key  # the same hash as the SQLite store
-from .shared_state import ReloadCallback
+from .local_state import SlidingWindow
+from .shared_state import ReloadCallback, chosen_story
 
 log = logging.getLogger(__name__)
 
@@ -435,11 +435,7 @@ class PostgresState:
             self._choices[key] = str(change["story"])
 
     async def story_choice(self, guild_id: int | None, channel_id: int | None) -> str | None:
-        if guild_id is None:
-            return None
-        if channel_id is not None and (guild_id, channel_id) in self._choices:
-            return self._choices[(guild_id, channel_id)]
-        return self._choices.get((guild_id, 0))
+        return chosen_story(self._choices, guild_id, channel_id)
 
     async def set_story_choice(self, guild_id: int, channel_id: int | None, story: str | None) -> None:
         """Store the choice and tell every process. In an outage it holds in this process at once and is
@@ -492,7 +488,7 @@ def votes_in(url: str) -> list[dict[str, Any]]:
 
 def summary_lines(url: str, *, worst: int = 10) -> list[str]:
     """``python -m bot feedback`` for the votes in PostgreSQL: the same lines as for the SQLite file. Blocking."""
-    from .feedback import _short
+    from .feedback import summary_of
 
     where = url.rsplit("@", 1)[-1]  # host/database only: the URL may hold a password
     try:
@@ -509,15 +505,7 @@ def summary_lines(url: str, *, worst: int = 10) -> list[str]:
         return [f"Cannot reach PostgreSQL at {where}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"]
     if not total:
         return [f"No feedback recorded yet in PostgreSQL ({where})."]
-    lines = [
-        f"Feedback in PostgreSQL ({where}): {total} votes, {helpful} helpful ({100 * helpful / total:.0f}%),"
-        f" {total - helpful} not helpful ({abstained} of them on answers below the confidence threshold).",
-    ]
-    if rows:
-        lines.append("Questions most often marked not helpful:")
-        lines.extend(f"  {n:>3} x  {_short(q)}  ({f'story {story}, ' if story else ''}confidence {conf:.2f})"
-                     for q, story, n, conf in rows)
-    return lines
+    return summary_of(f"PostgreSQL ({where})", total, helpful, abstained, rows)
 
 
 __all__ = ["PostgresState", "StateUnavailable", "VoteSpool", "summary_lines", "votes_in", "vote_row"]

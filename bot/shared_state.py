@@ -9,7 +9,7 @@ backend serves them. No discord import here.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from .feedback import Vote
@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 
 ReloadCallback = Callable[[str | None], Awaitable[None]]
 """Called with the story to reload, or ``None`` for every story."""
+
+
+def chosen_story(choices: Mapping[tuple[int, int], str], guild_id: int | None, channel_id: int | None) -> str | None:
+    """The story for a channel from ``choices`` keyed (server, channel), where channel 0 is the whole server:
+    the channel's own choice wins over the server's; a DM (no server) has none."""
+    if guild_id is None:
+        return None
+    if channel_id is not None and (guild_id, channel_id) in choices:
+        return choices[(guild_id, channel_id)]
+    return choices.get((guild_id, 0))
 
 
 class SharedState(Protocol):
