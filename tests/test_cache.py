@@ -130,7 +130,11 @@ def _damage(path: Path, how: str) -> None:
         header.update(sections=[len(payload)], sha256=hashlib.sha256(payload).hexdigest(), offset=4096)
         head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
         data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
-    path.write_bytes(bytes(data))
+    # A new file in its place, as a copy or restore would leave it: writing into the file itself would change
+    # the pages that the story loaded before it still maps (SIGBUS once truncated), which no loader can survive.
+    damaged = path.with_name(path.name + ".damaged")
+    damaged.write_bytes(bytes(data))
+    os.replace(damaged, path)
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage",
@@ -203,6 +207,16 @@ def _mapping_of(pid: int, path: Path) -> tuple[set[tuple[str, int]], dict[str, i
     return ids, fields
 
 
+def test_a_build_serves_the_story_mapped_from_the_file_it_saved(story_dir, builds):
+    """The process that builds shares the arrays too: it serves from the saved file, not its built copy."""
+    import mmap
+
+    story = load_story(story_dir)
+    assert builds == [story_dir]
+    assert isinstance(_root(story.engine.index.postings_.data), mmap.mmap)
+    assert _answer(story) == _answer(load_story(story_dir))
+
+
 def test_processes_loading_one_cache_share_its_pages(story_dir):
     """Two processes serving one story at once map the same cache file, and its pages are shared, not copied.
 
@@ -234,6 +248,23 @@ def test_processes_loading_one_cache_share_its_pages(story_dir):
         assert fields["Shared_Clean"] > 0 and fields["Shared_Clean"] >= fields["Rss"] // 2
         assert fields["Private_Dirty"] == 0  # read-only: never copied on write
     assert all(p.returncode == 0 for p in procs)
+
+
+def test_a_loaded_process_keeps_only_the_arrays_pages_of_the_file(story_dir):
+    """Once unpickled, the pickle's pages leave the process's RSS; the arrays' pages stay mapped."""
+    import mmap
+
+    load_story(story_dir)
+    story = load_story(story_dir)
+    path = _cache_file(story_dir)
+    with open(path, "rb") as fh:
+        header, _ = cache_mod._header(fh)
+    pickle_end = int(header["offset"]) + int(header["sections"][0])
+    arrays = path.stat().st_size - pickle_end
+    assert pickle_end > 4 * mmap.PAGESIZE  # the bundled story's pickle spans pages to drop
+    _, fields = _mapping_of(os.getpid(), path)
+    assert 0 < fields["Rss"] * 1024 <= arrays + 2 * mmap.PAGESIZE  # partial pages at both ends
+    assert _answer(story)[1]  # and the story still answers from its arrays
 
 
 def test_unwritable_cache_dir_still_serves_with_a_warning(story_dir, tmp_path, builds):
