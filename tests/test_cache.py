@@ -130,7 +130,11 @@ def _damage(path: Path, how: str) -> None:
         header.update(sections=[len(payload)], sha256=hashlib.sha256(payload).hexdigest(), offset=4096)
         head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
         data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
-    path.write_bytes(bytes(data))
+    # A new file in its place, as a copy or restore would leave it: writing into the file itself would change
+    # the pages that the story loaded before it still maps (SIGBUS once truncated), which no loader can survive.
+    damaged = path.with_name(path.name + ".damaged")
+    damaged.write_bytes(bytes(data))
+    os.replace(damaged, path)
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage",
@@ -188,21 +192,79 @@ def test_a_cache_hit_maps_its_arrays_from_the_file(story_dir):
     assert _answer(story) == _answer(built)  # and answers from the mapped arrays are the same
 
 
+def _mapping_of(pid: int, path: Path) -> tuple[set[tuple[str, int]], dict[str, int]]:
+    """The (device, inode) pairs of ``path``'s mappings in ``/proc/<pid>/smaps`` and their kB fields summed."""
+    target, ids, fields, inside = str(path.resolve()), set(), {}, False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(None, 5)
+        if len(head) >= 5 and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line
+            inside = len(head) == 6 and head[5] == target
+            if inside:
+                ids.add((head[3], int(head[4])))
+        elif inside and line.endswith(" kB"):
+            name, value = line.split(":")[0], int(line.split()[1])
+            fields[name] = fields.get(name, 0) + value
+    return ids, fields
+
+
+def test_a_build_serves_the_story_mapped_from_the_file_it_saved(story_dir, builds):
+    """The process that builds shares the arrays too: it serves from the saved file, not its built copy."""
+    import mmap
+
+    story = load_story(story_dir)
+    assert builds == [story_dir]
+    assert isinstance(_root(story.engine.index.postings_.data), mmap.mmap)
+    assert _answer(story) == _answer(load_story(story_dir))
+
+
 def test_processes_loading_one_cache_share_its_pages(story_dir):
-    """Two processes that load the same cache map the same file: its pages are shared, not copied."""
+    """Two processes serving one story at once map the same cache file, and its pages are shared, not copied.
+
+    Shared_Clean counts the pages of a mapping that another process maps too:
+    a loader that read the file into its own memory would show no mapping at all.
+    """
     load_story(story_dir)
     path = _cache_file(story_dir)
     code = (
-        "import sys, pathlib; from bot.core.cache import load_story;"
-        "s = load_story(sys.argv[1]); s.ask('Who paid?');"
-        "print(sum(1 for line in pathlib.Path('/proc/self/maps').read_text().splitlines()"
-        " if line.endswith(sys.argv[2])))"
+        "import sys; from bot.core.cache import load_story;"
+        "s = load_story(sys.argv[1]); s.ask('Who paid?'); print('ready', flush=True); sys.stdin.read()"
     )
-    outs = [subprocess.run([sys.executable, "-c", code, str(story_dir), str(path.resolve())], cwd=REPO,
-                           env=clean_env(), capture_output=True, text=True, timeout=120) for _ in range(2)]
-    for out in outs:
-        assert out.returncode == 0, out.stderr
-        assert int(out.stdout.strip()) >= 1
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(story_dir)], cwd=REPO, env=clean_env(),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        for p in procs:  # both hold their story while they are measured
+            assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.poll() is not None else ""
+        mappings = [_mapping_of(p.pid, path) for p in procs]
+    finally:
+        for p in procs:
+            p.stdin.close()
+        for p in procs:
+            p.wait(timeout=60)
+    stat = path.stat()
+    for ids, fields in mappings:
+        assert ids == {(f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}", stat.st_ino)}
+        assert fields["Rss"] > 0
+        assert fields["Shared_Clean"] > 0 and fields["Shared_Clean"] >= fields["Rss"] // 2
+        assert fields["Private_Dirty"] == 0  # read-only: never copied on write
+    assert all(p.returncode == 0 for p in procs)
+
+
+def test_a_loaded_process_keeps_only_the_arrays_pages_of_the_file(story_dir):
+    """Once unpickled, the pickle's pages leave the process's RSS; the arrays' pages stay mapped."""
+    import mmap
+
+    load_story(story_dir)
+    story = load_story(story_dir)
+    path = _cache_file(story_dir)
+    with open(path, "rb") as fh:
+        header, _ = cache_mod._header(fh)
+    pickle_end = int(header["offset"]) + int(header["sections"][0])
+    arrays = path.stat().st_size - pickle_end
+    assert pickle_end > 4 * mmap.PAGESIZE  # the bundled story's pickle spans pages to drop
+    _, fields = _mapping_of(os.getpid(), path)
+    assert 0 < fields["Rss"] * 1024 <= arrays + 2 * mmap.PAGESIZE  # partial pages at both ends
+    assert _answer(story)[1]  # and the story still answers from its arrays
 
 
 def test_unwritable_cache_dir_still_serves_with_a_warning(story_dir, tmp_path, builds):

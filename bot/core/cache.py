@@ -14,8 +14,10 @@ in memory), and loading maps the file read-only (``mmap``), checks the sum and
 builds every array on its section of the mapping, without copying it. The
 arrays are then the operating system's page cache: several processes serving
 the same story on one host share one copy of the index, and loading costs
-page faults, not reading and unpickling. Only the small Python part (the
-articles' text, the vocabularies) is unpickled. Because the file is only ever
+page faults, not reading and unpickling. Only the Python part (the
+articles' text, the vocabularies) is unpickled, into each process's own
+memory; the pickle's pages are then dropped from the process (they stay in
+the page cache), so a process keeps only the arrays' pages mapped. Because the file is only ever
 replaced (never written in place), a process that mapped the old file keeps a
 valid index after a rebuild.
 The checksum is verified before anything is unpickled: a truncated or damaged
@@ -283,9 +285,27 @@ def read_cached(path: Path, key: str) -> Story | None:
         raise CacheDamaged(f"cannot be unpickled ({type(exc).__name__})") from None
     finally:
         sections[0].release()  # the pickle itself is not needed once loaded; the arrays keep their sections
+    _forget(mapped, start + lengths[0])
     if not isinstance(story, Story):
         raise CacheDamaged("does not hold a story")
     return story
+
+
+def _forget(mapped: mmap.mmap, end: int) -> None:
+    """Drop this process's pages of the mapping before ``end`` (the header and the pickle, once unpickled).
+
+    The checksum pass touched every page; the arrays' pages are used by every
+    question, but the pickle's only while unpickling, and kept mapped they
+    would stay in each process's RSS (80 MB at 100,000 paragraphs). The file
+    is read-only and shared, so nothing is lost: a page touched again is
+    faulted back from the page cache.
+    """
+    length = end - end % mmap.PAGESIZE  # whole pages only: the last one may hold the first array
+    if length and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapped.madvise(mmap.MADV_DONTNEED, 0, length)
+        except OSError:  # advice only
+            pass
 
 
 def cache_status(folder: Path | str, *, cache_dir: Path | None = None,
@@ -376,8 +396,24 @@ def load_story(
     story = Story.from_folder(folder, progress=progress, index_params=index_params, rank_params=rank_params)
     log.debug("story built in %.2f s", time.perf_counter() - started)
     if key is not None:
-        save_story(story, folder, key, cache_dir=cache_dir, warn=warn)
+        path = save_story(story, folder, key, cache_dir=cache_dir, warn=warn)
+        if path is not None:
+            return _mapped(path, key) or story
     return story
+
+
+def _mapped(path: Path, key: str) -> Story | None:
+    """The story just saved to ``path``, mapped from it; None when it cannot be read back.
+
+    Serving the built story would keep a private copy of the arrays in the
+    process that built it; mapped, its arrays are shared with the host's
+    other processes, as if it had started on a cache hit.
+    """
+    try:
+        return read_cached(path, key)
+    except CacheDamaged as exc:  # e.g. replaced meanwhile by another process's damaged write
+        log.debug("cannot map the cache just saved (%s); serving the built story", exc)
+        return None
 
 
 def _relocated(story: Story, folder: Path) -> Story:
