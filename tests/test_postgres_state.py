@@ -171,7 +171,7 @@ async def test_server_restart_votes_spooled_and_delivered_once(own_postgres: PgS
 
 async def test_spooled_vote_replayed_twice_is_stored_once(postgres_url: str, tmp_path: Path) -> None:
     """A vote whose reply was lost (stored, then spooled anyway) and a spool sent twice: one row."""
-    from bot.postgres_state import VoteSpool, vote_row
+    from bot.vote_spool import VoteSpool, vote_row
 
     async with states(postgres_url, tmp_path, 1) as (a,):
         await a.record_vote(vote("x", 1))
