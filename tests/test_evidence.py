@@ -98,6 +98,7 @@ def test_phrase_cover_equals_the_whole_story_phrase_matrix(seeds):
     reference = TfidfVectorizer(analyzer=PhraseAnalyzer(), sublinear_tf=True, dtype=np.float32)
     matrix = reference.fit_transform(texts)
     assert model.phrase_space_.vocabulary_ == reference.vocabulary_
+    np.testing.assert_array_equal(model.phrase_space_.idf_, reference.idf_.astype(np.float32))
     rows = np.asarray([3, 9, 21, 40, 2])
     found = Candidates(model, seeds.engine.index, [texts[r] for r in rows])
     checked = 0

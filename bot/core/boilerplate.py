@@ -167,12 +167,12 @@ def judge(text: str, *, shared: bool = False, near_end: bool = False) -> Verdict
         return Verdict("link-only line")
     if words < 40 and contact_promo(text, words):
         return Verdict("author contact or social promo: a call to action with a handle, address or platform")
-    if CREDIT.search(text) and words < 40:
+    if words < 40 and CREDIT.search(text):  # the word count first: a long paragraph skips the search
         return Verdict("photo caption, credit or copyright line")
     final_stop = bool(TERMINAL.search(text))
     saved: list[str] = []  # the weaker rules a reporting shape overrode
     shape: str | None = None
-    if PROMO.search(text) and words < 40:
+    if words < 40 and PROMO.search(text):
         shape = reporting_shape(text, final_stop=final_stop)
         if shape is None:
             return Verdict("promotional line")

@@ -403,9 +403,7 @@ class TfidfSpace:
         a block of texts at a time, so memory stays bounded however large the story.
         """
         if not hasattr(self.analyzer, "unit_grams"):
-            self.fit_transform(texts)
-            self.finish()
-            return self
+            return self._fit_terms(texts)
         analyzer = self.analyzer
         word_ids: dict[str, int] = {}
         indptr, indices = [0], array("i")
@@ -432,7 +430,7 @@ class TfidfSpace:
             df += np.bincount((by_word[a:a + step] @ grams_of).indices, minlength=len(gram_ids))
         del by_word
         terms = sorted(gram_ids)  # columns in term order, as CountVectorizer has them
-        order = np.fromiter((gram_ids[t] for t in terms), dtype=np.int64, count=len(terms))
+        order = np.fromiter(map(gram_ids.__getitem__, terms), dtype=np.int64, count=len(terms))
         df = df[order]
         n = len(texts)
         max_df = self.max_df if n > 1 else 1.0
@@ -453,6 +451,32 @@ class TfidfSpace:
                                       shape=(len(word_ids), len(terms)), dtype=np.float32)
         self.units_ = word_ids
         self.unit_counts_ = counts_of
+        return self
+
+    def _fit_terms(self, texts: Sequence[str]) -> "TfidfSpace":
+        """``fit`` for any analyser: each term's document frequency counted straight from the texts.
+
+        The same ``vocabulary_`` and ``idf_`` as ``TfidfVectorizer`` (a test
+        checks), without building, sorting and weighing a matrix that is
+        thrown away (most of the time of fitting the phrases of a large story).
+        """
+        df: Counter[str] = Counter()
+        for text in texts:
+            df.update(set(self.analyzer(text)))  # Counter's C loop: one step per distinct term of a text
+        terms = sorted(df)  # columns in term order, as CountVectorizer has them
+        counts = np.fromiter(map(df.__getitem__, terms), dtype=np.int64, count=len(terms))
+        n = len(texts)
+        max_df = self.max_df if n > 1 else 1.0
+        high = max_df if isinstance(max_df, int) else max_df * n
+        low = self.min_df if isinstance(self.min_df, int) else self.min_df * n
+        keep = (counts <= high) & (counts >= low)
+        if not keep.any():  # no term at all, or none left after pruning (TfidfVectorizer raises)
+            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
+            return self
+        if not keep.all():
+            terms, counts = [t for t, k in zip(terms, keep.tolist()) if k], counts[keep]
+        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
+        self.idf_ = smooth_idf(counts, n)
         return self
 
     def rows(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -528,7 +552,8 @@ class TfidfSpace:
         # Columns in term order, then too rare or too common terms out: as CountVectorizer does.
         terms = sorted(vocabulary)
         renumber = np.empty(len(terms), dtype=counts.indices.dtype)
-        renumber[[vocabulary[t] for t in terms]] = np.arange(len(terms), dtype=counts.indices.dtype)
+        renumber[np.fromiter(map(vocabulary.__getitem__, terms), dtype=np.int64, count=len(terms))] = np.arange(
+            len(terms), dtype=counts.indices.dtype)
         counts.indices = renumber[counts.indices]
         counts, terms = _prune(counts, terms, self.min_df, self.max_df)
         self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
@@ -536,8 +561,9 @@ class TfidfSpace:
         self.idf_ = self._weigher.idf_.astype(np.float32)
         bulk = _WordCounter(self.analyzer, self.vocabulary_)
         bulk.word_terms = counter.word_terms  # terms do not depend on the vocabulary
-        final = {vocabulary[t]: i for i, t in enumerate(terms)}  # first-pass id -> column
-        bulk.word_ids = {w: final.get(i, -1) for w, i in counter.word_ids.items()}
+        if counter.word_ids:  # (empty with word pairs: their terms are looked up by text)
+            final = {vocabulary[t]: i for i, t in enumerate(terms)}  # first-pass id -> column
+            bulk.word_ids = {w: final.get(i, -1) for w, i in counter.word_ids.items()}
         self._transform = lambda texts: _distinct_rows(
             texts, lambda unique: sparse.csr_matrix(self._weigher.transform(bulk.count(unique), copy=False)))
         return counts
