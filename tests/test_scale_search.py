@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from bot.core import index as index_mod
-from bot.core.index import CharAnalyzer, IndexParams, PassageIndex, TfidfSpace, WordAnalyzer, _WordCounter, top_k
+from bot.core.index import IndexParams, PassageIndex, top_k
+from bot.core.vectorize import CharAnalyzer, TfidfSpace, WordAnalyzer, _WordCounter
 
 FUNCTION = "the of and to a in that is was he for it with as his on be at by said one new two time first".split()
 N_PARAGRAPHS = 4000

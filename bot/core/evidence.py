@@ -26,7 +26,8 @@ import numpy as np
 from scipy import sparse
 
 from .continuation import carried_names
-from .index import CharAnalyzer, PassageIndex, TfidfSpace, fast_words
+from .index import PassageIndex
+from .vectorize import CharAnalyzer, TfidfSpace, fast_words
 from .shapes import _LOWER_WORD, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
 
