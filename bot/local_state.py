@@ -64,9 +64,6 @@ class SlidingWindow:
     def _forget_idle(self, now: float, per: float) -> None:
         self._events = {k: t for k, t in self._events.items() if t and now - t[-1] < per}
 
-    def __len__(self) -> int:
-        return len(self._events)
-
 
 class LocalState:
     """Votes and story choices in the SQLite file ``db_path``; cooldowns and reloads in this process.

@@ -16,7 +16,7 @@ from .fusion import Calibration
 from .index import PassageIndex
 from .models import Answer, Citation, Hit, Passage
 from .rank import Ranker, Scored, name_groups, share_within_names
-from .text import analyse, clean, normalise
+from .text import analyse, clean, match_form
 
 MAX_QUESTION_CHARS = 500
 CONTEXT_WEIGHT = 0.4  # an earlier question steers a follow-up, but must not outweigh it
@@ -209,7 +209,7 @@ def _dedupe(engine: Engine, ranked: list[Scored]) -> tuple[list[Scored], dict[in
     kept: list[tuple[str, Scored]] = []
     inside: dict[int, list[int]] = {}
     for s in ranked:
-        key = normalise(engine.passages[s.row].text)
+        key = match_form(engine.passages[s.row].text)  # the same form story.shared_passages keys copies by
         holder = next((k for k in kept if key == k[0] or _holds(k[0], key) or _holds(key, k[0])), None)
         if holder is None:
             kept.append((key, s))

@@ -94,8 +94,6 @@ class Verdict:
     saved_by: str | None = None
 
 
-KEEP = Verdict()
-
 
 def _finite_verb(text: str) -> bool:
     """A lower-case finite verb after the first word: an auxiliary, a past form in -ed or an

@@ -96,7 +96,6 @@ def _listed(pairs: list[tuple[str, str]], verbose: bool) -> list[str]:
     if len(shown) < len(pairs):
         out.append(f"     ... and {len(pairs) - len(shown)} more (--verbose shows all)")
     return out
-    return lines
 
 
 def duplicates(articles: tuple[Article, ...]) -> list[tuple[str, list[tuple[int, int]]]]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from .continuation import previous_in_article
 from .families import cuts, word_families
 from .evidence import Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
@@ -125,9 +126,6 @@ class Ranker:
         rich = len(passages) <= p.rich_limit
         self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
         return self
-
-    def finish(self) -> None:
-        """Nothing left to drop: the evidence model keeps no build-time helper."""
 
     def candidates(self, index: PassageIndex, rows: np.ndarray) -> Candidates:
         """The evidence of the given passages: their sentences and vectors, n-grams and phrases."""
@@ -300,8 +298,7 @@ class Ranker:
         f["char"] = self.evidence_.char_cosines(text, found)
         f["phrase"] = self.evidence_.phrase_cover(text, found)
         titles = [self.titles_[int(r)] for r in rows]
-        prev = np.asarray([int(r) - 1 if r > 0 and self.titles_[int(r) - 1] == t else -1 for r, t in zip(rows, titles)],
-                          dtype=np.int64)
+        prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
         has_prev = prev >= 0
         f["previous"] = np.zeros(rows.size)
         if has_prev.any():

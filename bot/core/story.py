@@ -17,6 +17,7 @@ from .corpus import Corpus, CorpusError, read_folder
 from .index import IndexParams, PassageIndex
 from .models import Answer, Article, Citation, Passage
 from .rank import Ranker, RankParams
+from .text import match_form
 
 __all__ = ["Story", "CorpusError", "Passages", "Progress", "build_passages"]
 
@@ -52,13 +53,6 @@ def build_passages(articles: tuple[Article, ...]) -> tuple[Passage, ...]:
 MAX_ALSO = 8  # other articles an answer cites for one shared passage
 
 
-def _copy_key(text: str) -> str:
-    """A cheap matching form for finding word-for-word copies: curly quotes straightened, lower case.
-    (Passages are already clean; ``normalise`` costs ~50x more, too much for a million passages.)"""
-    return (text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2018", "'")
-            .replace("\u2019", "'").lower())
-
-
 def shared_passages(articles: Sequence[Article]) -> dict[int, tuple[int, ...]]:
     """For each passage that other articles carry word for word (a quote two outlets ran,
     syndicated copy), the rows of its copies in those articles; passages with no copy are left out.
@@ -69,7 +63,7 @@ def shared_passages(articles: Sequence[Article]) -> dict[int, tuple[int, ...]]:
     """
     texts = [text for article in articles for text in article.paragraphs]
     owner = np.repeat(np.arange(len(articles)), [len(a.paragraphs) for a in articles])
-    hashes = np.fromiter((hash(_copy_key(t)) for t in texts), dtype=np.int64, count=len(texts))
+    hashes = np.fromiter((hash(match_form(t)) for t in texts), dtype=np.int64, count=len(texts))
     order = np.argsort(hashes, kind="stable")
     ordered = hashes[order]
     copies: dict[int, tuple[int, ...]] = {}
@@ -80,7 +74,7 @@ def shared_passages(articles: Sequence[Article]) -> dict[int, tuple[int, ...]]:
     for start, end in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
         groups: dict[str, list[int]] = {}
         for row in order[start:end].tolist():
-            groups.setdefault(_copy_key(texts[row]), []).append(row)
+            groups.setdefault(match_form(texts[row]), []).append(row)
         for rows in groups.values():
             # One row per article, and a few articles at most: an answer cites a handful, and a
             # line every file repeats must not cost rows x rows.
@@ -212,7 +206,6 @@ class Story:
             progress("re-ranking evidence", 0, 1)
         ranker = Ranker(rank_params).build(index, texts, titles)
         index.finish()
-        ranker.finish()
         if progress:
             progress("re-ranking evidence", 1, 1)
         return cls(corpus, Engine(index, ranker, passages, copies=shared_passages(corpus.articles)))

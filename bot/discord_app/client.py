@@ -90,12 +90,6 @@ def point_discord_py_at(api_base: str) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
 
 
-def describe(story: Story | None) -> str:
-    if story is None:
-        return "no story"
-    return f"{len(story.articles)} articles, {len(story.passages)} passages"
-
-
 async def tell_user_something_went_wrong(interaction: discord.Interaction, text: str | None = None) -> None:
     """A short private message for the user after an error; never raises."""
     text = render.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
