@@ -28,7 +28,7 @@ from scipy import sparse
 from .continuation import carried_names
 from .index import PassageIndex
 from .vectorize import CharAnalyzer, TfidfSpace, fast_words
-from .shapes import _LOWER_WORD, sentence_shapes, shape_found
+from .shapes import lowercase_words, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class EvidenceModel:
         p = self.params
         n = len(texts)
         rich = n <= p.rich_limit
-        self.lowercase_ = _lowercase_words(texts) if rich else None
+        self.lowercase_ = lowercase_words(texts) if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)).fit(_sample(texts, CHAR_SAMPLE)) if rich else None
         use_phrase = n <= p.phrase_limit and p.phrases
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)).fit(texts) if use_phrase else None
@@ -281,19 +281,6 @@ def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
         return texts
     picked = np.sort(np.random.default_rng(0).choice(len(texts), size, replace=False))
     return [texts[int(i)] for i in picked]
-
-
-def _lowercase_words(texts: Sequence[str], chunk: int = 2000) -> frozenset[str]:
-    """``shapes.lowercase_words(texts)``, one pattern scan per block of texts (a test checks the equality).
-
-    Joining texts with a newline changes nothing the pattern sees: a newline is
-    not in its look-behind, just like the start of a text.
-    """
-    texts = list(texts)
-    found: set[str] = set()
-    for a in range(0, len(texts), chunk):
-        found.update(_LOWER_WORD.findall("\n".join(texts[a:a + chunk])))
-    return frozenset(found)
 
 
 LATENT_SAMPLE = 5_000
