@@ -13,7 +13,6 @@ import logging
 import shutil
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from .settings import Settings, SettingsError
 
@@ -69,14 +68,14 @@ def pick_story(settings: Settings, name: str | None) -> Settings:
         return settings
     from dataclasses import replace
 
-    from .core.library import StoryUnavailable, discover
+    from .core.library import StoryUnavailable, discover, find_story
 
     try:
         folders = discover(settings.stories)
     except StoryUnavailable as exc:
         raise UserError(str(exc)) from None
     wanted = (name or settings.default_story or next(iter(folders))).strip()
-    found = wanted if wanted in folders else {n.lower(): n for n in folders}.get(wanted.lower())
+    found = find_story(folders, wanted)
     if found is None:
         raise UserError(f"there is no story called {wanted!r} in {settings.stories} (stories: {', '.join(folders)})")
     return replace(settings, seeds=folders[found])

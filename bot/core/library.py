@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,14 @@ class ReloadResult:
     story: str
     ok: bool
     text: str
+
+
+def find_story(names: Iterable[str], name: str) -> str | None:
+    """The story of ``names`` called ``name``: exactly, else ignoring case and surrounding spaces; or None."""
+    names = list(names)
+    if name in names:
+        return name
+    return {n.lower(): n for n in names}.get(name.strip().lower())
 
 
 def discover(folder: Path | str) -> dict[str, Path]:
@@ -130,10 +138,8 @@ class Library:
     def resolve(self, name: str) -> str | None:
         """The served story called ``name`` (exactly, else ignoring case), or None."""
         with self._lock:
-            if name in self.folders:
-                return name
-            lowered = {n.lower(): n for n in self.folders}
-        return lowered.get(name.strip().lower())
+            names = list(self.folders)
+        return find_story(names, name)
 
     def by_key(self, key: str) -> str | None:
         """The story whose :func:`story_key` is ``key`` (as read back from a button), or None."""
