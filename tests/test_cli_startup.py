@@ -25,20 +25,21 @@ HEAVY = ("sklearn", "joblib", "discord", "aiohttp", "sqlite3", "dotenv", "psycop
          "bot.discord_app", "bot.feedback", "bot.core.overview", "bot.core.evaluate", "bot.core.library")
 
 
-def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, list[str], str]:
-    """Run the CLI's ``main(args)`` in a fresh interpreter; its exit code, its modules, its stderr."""
+def _modules_after(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, list[str], str, str]:
+    """Run the CLI's ``main(args)`` in a fresh interpreter; its exit code, its modules, its stdout and stderr."""
     code = textwrap.dedent(f"""
-        import json, sys
+        import gc, json, sys
         import bot.__main__ as cli
         status = cli.main({args!r})
         sys.stdout.flush()
-        print("\\nMODULES " + json.dumps(sorted(sys.modules)))
+        print("\\nGC " + ("on" if gc.isenabled() else "off"))
+        print("MODULES " + json.dumps(sorted(sys.modules)))
         sys.exit(status)
     """)
     result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
                             text=True, encoding="utf-8", timeout=120)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("MODULES ")), "MODULES []")
-    return result.returncode, json.loads(line.removeprefix("MODULES ")), result.stderr
+    return result.returncode, json.loads(line.removeprefix("MODULES ")), result.stdout, result.stderr
 
 
 def _imported(modules: list[str], name: str) -> bool:
@@ -48,13 +49,15 @@ def _imported(modules: list[str], name: str) -> bool:
 def test_a_cache_hit_ask_does_not_import_the_heavy_modules(tmp_path: Path) -> None:
     env = clean_env(STORYBOT_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
     ask = ["--seeds", str(SEEDS), "-v", "ask", QUESTION]
-    status, _, stderr = _modules_after(ask, tmp_path, env)  # builds and saves the cache
+    status, _, _, stderr = _modules_after(ask, tmp_path, env)  # builds and saves the cache
     assert status == 0, stderr
     assert list((tmp_path / "cache").iterdir()), "the first ask saved no cache"
 
-    status, modules, stderr = _modules_after(ask, tmp_path, env)
+    status, modules, stdout, stderr = _modules_after(ask, tmp_path, env)
     assert status == 0, stderr
+    assert "Kardashian" in stdout  # the answer was printed
     assert "index cache hit" in stderr, "the second ask did not load the cache: " + stderr[-500:]
+    assert "\nGC on" in stdout  # paused for the load only (bot/__main__.py _load_story)
     assert "bot.core.cache" in modules and "numpy" in modules  # the scanner sees what was imported
     leaked = [name for name in HEAVY if _imported(modules, name)]
     assert leaked == [], f"a cache-hit ask imported {leaked}"
@@ -64,7 +67,7 @@ def test_a_dotenv_file_is_still_read(tmp_path: Path) -> None:
     # python-dotenv is imported lazily now; a .env in the working folder must still take effect.
     (tmp_path / ".env").write_text("STORYBOT_LOG_LEVEL=nonsense-level\nSTORYBOT_COOLDOWN_RATE=zero\n")
     env = clean_env(STORYBOT_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
-    status, modules, stderr = _modules_after(["--seeds", str(SEEDS), "sources"], tmp_path, env)
+    status, modules, _, stderr = _modules_after(["--seeds", str(SEEDS), "sources"], tmp_path, env)
     assert status == 2, stderr
     assert "STORYBOT_COOLDOWN_RATE must be a whole number" in stderr
     assert _imported(modules, "dotenv")
