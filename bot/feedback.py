@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,26 +57,76 @@ def _voter_key(user_id: int) -> str:
     return hashlib.sha256(str(user_id).encode()).hexdigest()[:16]
 
 
-def _connect(db_path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(db_path, timeout=5.0)
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A connection to the file, nothing else: the schema is :func:`prepare`'s, once per file opened."""
+    return sqlite3.connect(db_path, timeout=5.0)
+
+
+def prepare(conn: sqlite3.Connection) -> None:
+    """WAL mode, the votes table, and the story column a file written before it lacks.
+
+    Run once when a store opens its file, not on every vote: WAL mode is kept by
+    the file itself, and the table and the column only need making once.
+    """
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(_SCHEMA)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(votes)")}
     if "story" not in columns:  # a file written before votes named their story
         conn.execute("ALTER TABLE votes ADD COLUMN story TEXT")
+
+
+def _opened(db_path: Path) -> sqlite3.Connection:
+    conn = connect(db_path)
+    try:
+        prepare(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
 class FeedbackStore:
-    """Appends votes to ``db_path``; a second vote by the same person replaces the first."""
+    """Appends votes to ``db_path``; a second vote by the same person replaces the first.
+
+    The file is made ready (:func:`prepare`) by :meth:`open`, or by the first
+    vote; a vote then only inserts its row. Should the file be replaced by an
+    empty one meanwhile (deleted by hand), the vote prepares it again.
+    """
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
+        self._ready = False
+        self._opening = threading.Lock()  # votes are written from worker threads
+
+    def open(self, conn: sqlite3.Connection | None = None) -> None:
+        """Make the file ready for votes (folder, WAL, table, column). Blocking; idempotent.
+
+        ``conn``: a connection to the file to prepare it through (a caller that
+        has one open already, e.g. :class:`bot.local_state.LocalState`).
+        """
+        with self._opening:
+            if conn is not None:
+                prepare(conn)
+            else:
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                _opened(self.db_path).close()
+            self._ready = True
 
     def record(self, vote: Vote) -> None:
         """Write one vote and commit it. Blocking: call it through ``asyncio.to_thread``."""
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = _connect(self.db_path)
+        if not self._ready:
+            self.open()
+        try:
+            self._insert(vote)
+        except sqlite3.OperationalError as exc:
+            if not any(why in str(exc) for why in ("no such table", "unable to open")):
+                raise
+            self._ready = False  # the file or its folder was removed since it was opened: make it ready again
+            self.open()
+            self._insert(vote)
+
+    def _insert(self, vote: Vote) -> None:
+        conn = connect(self.db_path)
         try:
             with conn:  # commits, or rolls back on error
                 conn.execute(
@@ -108,7 +159,7 @@ def summary_lines(db_path: Path, *, worst: int = 10) -> list[str]:
     db_path = Path(db_path)
     if not db_path.is_file():
         return [f"No feedback recorded yet ({db_path} does not exist)."]
-    conn = _connect(db_path)
+    conn = _opened(db_path)  # an older file gains the story column the summary reads
     try:
         total, helpful = conn.execute("SELECT COUNT(*), COALESCE(SUM(helpful), 0) FROM votes").fetchone()
         if not total:

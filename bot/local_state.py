@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from .feedback import FeedbackStore, Vote
+from .feedback import FeedbackStore, Vote, connect
 from .shared_state import ReloadCallback, chosen_story
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class LocalState:
         self._choices: dict[tuple[int, int], str] = {}
         self._callbacks: list[ReloadCallback] = []
         self._started = False
+        self._prepared = False  # the file's tables made (at start, or by the first write after a failed start)
 
     # life cycle -----------------------------------------------------------------------------
 
@@ -146,10 +147,19 @@ class LocalState:
     # the file -------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.db_path, timeout=5.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(_CHOICES)
+        """A connection to the file; its tables are made once, by the first call (normally :meth:`start`)."""
+        if not self._prepared:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.db_path)
+        if self._prepared:
+            return conn
+        try:  # once: WAL, the votes table and its migration (the feedback store's), the choices table
+            self.feedback.open(conn)
+            conn.execute(_CHOICES)
+        except BaseException:
+            conn.close()
+            raise
+        self._prepared = True
         return conn
 
     def _read_choices(self) -> dict[tuple[int, int], str]:

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 PACKAGE_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -101,6 +99,10 @@ class Settings:
         """
         merged: dict[str, str] = {}
         if dotenv is not None and dotenv.is_file():
+            # Imported only when there is a file to read: a one-shot `ask` from the cache starts
+            # faster without python-dotenv's import and its regular expressions.
+            from dotenv import dotenv_values
+
             merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
         merged.update(os.environ if env is None else env)
         guild = _int(merged, "STORYBOT_GUILD", 0)

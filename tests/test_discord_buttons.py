@@ -6,14 +6,18 @@ still records the question and every passage that was shown.
 """
 from __future__ import annotations
 
+import gc
 import json
 import re
 import sqlite3
 
 import pytest
 
-from bot.discord_app import views
+from bot.core.story import Story
+from bot.discord_app import render, views
+from bot.discord_app.recent import RecentAnswers
 from fake_discord.harness import assert_all_payloads_safe, fake, run_bot  # noqa: F401  (fake: a fixture)
+from helpers import SEEDS
 from stories import bridge_titles, make_stories
 
 QUESTION = "Who paid for Alice Johnson's legal team?"
@@ -72,6 +76,7 @@ async def test_a_slow_press_is_deferred_then_edited(fake, tmp_path, monkeypatch)
         inter = await fake.slash("ask", question=QUESTION)
         await fake.answer_to(inter)
         message = fake.original(inter)
+        bot.recent.forget()  # as after a restart: the press must ask the story again, on the workers
         click = await fake.click(message, "storybot:more:")
         assert (await fake.response(click)).json["type"] == 6  # deferred update
         edit = await fake.wait_for("PATCH", rf"^/webhooks/\d+/{re.escape(click.token)}/messages/@original$")
@@ -141,3 +146,99 @@ async def test_a_low_confidence_answer_keeps_its_buttons(fake, tmp_path):
         msg = await fake.answer_to(await fake.slash("ask", question="What did Kim Kardashian eat for breakfast?"))
         assert msg["embeds"][0].get("fields") and msg["embeds"][0]["color"] == 0x808080
         assert len(custom_ids(msg)) == 3
+
+
+# --- recent answers and the cooldown on presses ---------------------------------------------------
+
+def embed_of(payload: dict) -> dict:
+    """An embed as the bot sent it, without the parts discord.py fills in (type) for comparison."""
+    return {k: v for k, v in payload["embeds"][0].items() if k != "type"}
+
+
+def expected_page(bot, page: int) -> dict:
+    """The page a press must show: the answer asked of the story afresh, rendered by the renderer."""
+    story = bot.library.peek(bot.library.default)
+    answer = story.ask(QUESTION, k=render.PER_PAGE * render.PAGES)
+    return {k: v for k, v in render.answer_embed(answer, page, story=bot.library.default).to_dict().items()
+            if k != "type"}
+
+
+async def test_presses_use_the_answer_shown_instead_of_asking_again(fake, tmp_path, monkeypatch):
+    asked = []
+    original = Story.ask
+
+    def counted(self, question, *args, **kwargs):  # the real core, only counted
+        asked.append(question)
+        return original(self, question, *args, **kwargs)
+
+    async with run_bot(fake, tmp_path) as bot:
+        monkeypatch.setattr(Story, "ask", counted)
+        inter = await fake.slash("ask", question=QUESTION)
+        await fake.answer_to(inter)
+        assert asked == [QUESTION]
+        message = fake.original(inter)
+        pages = []
+        for _ in range(3):  # pages 2, 3, then back to the top
+            press = await fake.response(await fake.click(fake.original(inter), "storybot:more:"))
+            assert press.json["type"] == 7
+            pages.append(embed_of(press.json["data"]))
+        voter = fake.user("voter")
+        await fake.answer_to(await fake.click(fake.original(inter), "storybot:yes:", user=voter))
+        assert asked == [QUESTION]  # four presses, no answer asked again
+        assert bot.recent.hits == 4
+        monkeypatch.setattr(Story, "ask", original)
+        # What the presses showed is exactly what asking again would have shown.
+        assert pages == [expected_page(bot, 1), expected_page(bot, 2), expected_page(bot, 0)]
+        [(answer_id, helpful, question, _, _, passages)] = votes(bot)
+        assert answer_id == message["id"] and helpful == 1 and question == QUESTION and len(json.loads(passages)) == 9
+
+        # After a reload the story is another version: a press asks it again, and remembers that answer.
+        monkeypatch.setattr(Story, "ask", counted)
+        assert "Reloaded" in (await fake.answer_to(await fake.slash("reload", user=fake.owner), timeout=60))["content"]
+        assert len(bot.recent) == 0
+        press = await fake.response(await fake.click(fake.original(inter), "storybot:more:"))
+        assert asked == [QUESTION, QUESTION] and "passages 4-6 of 9" in press.json["data"]["embeds"][0]["footer"]["text"]
+        await fake.response(await fake.click(fake.original(inter), "storybot:more:"))
+        assert asked == [QUESTION, QUESTION]
+        assert_all_payloads_safe(fake)
+
+
+async def test_the_recent_answers_are_bounded_and_drop_the_least_recently_used():
+    story, other = Story.from_folder(SEEDS), Story.from_folder(SEEDS)
+    recent = RecentAnswers(size=2)
+    answers = {q: story.ask(q) for q in ("Who is Alice Johnson?", "Who paid?", "Why did Kim meet Trump?")}
+    recent.keep("alice", story, "Who is Alice Johnson?", None, answers["Who is Alice Johnson?"])
+    recent.keep("alice", story, "Who paid?", None, answers["Who paid?"])
+    assert recent.get("alice", story, "Who is Alice Johnson?", None) is answers["Who is Alice Johnson?"]  # now recent
+    recent.keep("alice", story, "Why did Kim meet Trump?", None, answers["Why did Kim meet Trump?"])
+    assert len(recent) == 2 and recent.get("alice", story, "Who paid?", None) is None  # the least recently used
+    assert recent.get("alice", story, "Who is Alice Johnson?", None) is not None
+    assert recent.get("alice", story, "Who is Alice Johnson?", "Who is Kim?") is None  # another context
+    assert recent.get("bridge", story, "Who is Alice Johnson?", None) is None  # another story's name
+    assert recent.get("alice", other, "Who is Alice Johnson?", None) is None  # another version of the story
+    del story
+    gc.collect()  # the story is held weakly: once gone, its answers are never returned
+    assert recent.get("alice", other, "Why did Kim meet Trump?", None) is None
+
+
+async def test_presses_count_in_the_cooldown(fake, tmp_path):
+    async with run_bot(fake, tmp_path, cooldown_rate=2, cooldown_per=60.0) as bot:
+        presser = fake.user("presser")
+        inter = await fake.slash("ask", question=QUESTION, user=presser)  # 1 of 2
+        await fake.answer_to(inter)
+        page = await fake.response(await fake.click(fake.original(inter), "storybot:more:", user=presser))  # 2 of 2
+        assert "passages 4-6 of 9" in page.json["data"]["embeds"][0]["footer"]["text"]
+        mark = fake.mark()
+        held = await fake.response(await fake.click(fake.original(inter), "storybot:more:", user=presser))
+        assert held.json["type"] == 4 and held.json["data"]["flags"] & 64
+        assert "try again in" in held.json["data"]["content"] and not held.json["data"].get("embeds")
+        vote = await fake.response(await fake.click(fake.original(inter), "storybot:no:", user=presser))
+        assert vote.json["type"] == 4 and "try again in" in vote.json["data"]["content"]
+        assert not [r for r in fake.requests[mark:] if r.method == "PATCH"]  # the answer was not touched
+        assert "passages 4-6 of 9" in footer(fake.original(inter)) and votes(bot) == []
+        # The presses counted as questions: the presser's next /ask waits too; someone else's press does not.
+        slow = await fake.answer_to(await fake.slash("ask", question=QUESTION, user=presser))
+        assert slow["flags"] & 64 and "try again in" in slow["content"]
+        other = await fake.response(await fake.click(fake.original(inter), "storybot:more:", user=fake.user("other")))
+        assert other.json["type"] == 7 and "passages 7-9 of 9" in other.json["data"]["embeds"][0]["footer"]["text"]
+        assert_all_payloads_safe(fake)

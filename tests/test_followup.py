@@ -43,6 +43,10 @@ def test_read_with_carries_the_earlier_question_and_its_chain():
     fourth = read_with("and then?", third)
     assert fourth.earlier == ("Did he attend?", "why?")  # at most two earlier questions
     assert read_with("Who paid the lawyers?", third) == Reading("Who paid the lawyers?")  # a new topic
+    # The context is the earlier questions themselves, joined: one value, nothing to keep in step.
+    assert Reading("why?", ("Who is Kanye West?", "Did he attend?")).context == "Who is Kanye West? Did he attend?"
+    assert Reading("Who is Kanye West?").context is None
+    assert third.answered_as("Why?") == Reading("Why?", third.earlier)
 
 
 def test_a_pronoun_only_question_is_answered_with_the_earlier_ones_words():
@@ -122,4 +126,4 @@ def test_any_conversation_gets_answers_or_notices(bundled, questions):
         if reading.context is not None:
             assert answer.context and 1 <= len(reading.earlier) <= 2
         if answer.hits:
-            earlier = Reading(answer.question, reading.context, reading.earlier)
+            earlier = reading.answered_as(answer.question)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot import feedback
 from bot.feedback import Vote
 from bot.local_state import LocalState, SlidingWindow
 from bot.settings import Settings
@@ -106,3 +107,46 @@ async def test_reload_announcements_reach_every_callback(tmp_path):
     await state.announce_reload("alpha")
     await state.announce_reload(None)
     assert seen == [("first", "alpha"), ("second", "alpha"), ("first", None), ("second", None)]
+
+
+async def test_the_file_is_prepared_once_at_start_not_on_every_write(tmp_path, monkeypatch):
+    db = tmp_path / "s.sqlite3"
+    old = sqlite3.connect(db)  # votes as written before they named their story, no choices table yet
+    old.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, at REAL NOT NULL, answer_id TEXT NOT NULL,"
+                " voter TEXT NOT NULL, helpful INTEGER NOT NULL, question TEXT NOT NULL, context TEXT,"
+                " confidence REAL NOT NULL, answered INTEGER NOT NULL, passages TEXT NOT NULL,"
+                " UNIQUE (answer_id, voter))")
+    old.commit()
+    old.close()
+    prepared = []
+    real = feedback.prepare
+    monkeypatch.setattr(feedback, "prepare", lambda conn: (prepared.append(1), real(conn))[1])
+    state = LocalState(db)
+    await state.start()
+    conn = sqlite3.connect(db)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(votes)")}
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "story" in columns and "story_choices" in tables  # migrated at start, before any vote
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    for voter in range(3):
+        await state.record_vote(vote(voter, True))
+    await state.set_story_choice(1, None, "alpha")
+    await state.set_story_choice(1, 2, "beta")
+    assert prepared == [1]  # once, for three votes and two choices
+    rows = sqlite3.connect(db).execute("SELECT voter FROM votes").fetchall()
+    assert len(rows) == 3
+    await state.close()
+
+
+async def test_a_vote_after_the_file_was_removed_makes_it_again(tmp_path):
+    db = tmp_path / "sub" / "s.sqlite3"
+    state = LocalState(db)
+    await state.start()
+    await state.record_vote(vote(1, True))
+    for leftover in db.parent.iterdir():  # an operator deletes the file (and its WAL) under the running bot
+        leftover.unlink()
+    db.parent.rmdir()
+    await state.record_vote(vote(2, False))
+    assert sqlite3.connect(db).execute("SELECT helpful FROM votes").fetchall() == [(0,)]
+    await state.close()

@@ -14,7 +14,7 @@ Nothing here knows a story: the words are English pronouns and connectives.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .text import analyse, words
 
@@ -26,11 +26,20 @@ EARLIER_KEPT = 2  # a chain of follow-ups carries at most this many earlier ques
 
 @dataclass(frozen=True)
 class Reading:
-    """A question as it will be asked: ``context`` is the earlier question(s) it is read with."""
+    """A question as it will be asked, with the earlier question(s) it is read with (oldest first)."""
 
     question: str
-    context: str | None = None
-    earlier: tuple[str, ...] = ()  # the earlier questions themselves, oldest first
+    earlier: tuple[str, ...] = ()  # the earlier questions themselves; () for a question read alone
+
+    @property
+    def context(self) -> str | None:
+        """The earlier questions as one text, what the core's ``ask(context=...)`` takes; None when alone."""
+        return " ".join(self.earlier) or None
+
+    def answered_as(self, question: str) -> "Reading":
+        """The same reading of ``question``, the question as the answer gives it back (cleaned):
+        what a front end keeps for the follow-up after it."""
+        return replace(self, question=question)
 
 
 def is_followup(question: str) -> bool:
@@ -50,5 +59,4 @@ def read_with(question: str, earlier: Reading | None) -> Reading:
     """
     if earlier is None or not earlier.question.strip() or not is_followup(question):
         return Reading(question)
-    chain = (*earlier.earlier, earlier.question)[-EARLIER_KEPT:]
-    return Reading(question, " ".join(chain), chain)
+    return Reading(question, (*earlier.earlier, earlier.question)[-EARLIER_KEPT:])

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import discord
@@ -33,7 +34,8 @@ from ..core.models import Answer
 from ..core.story import CorpusError, Story
 from ..settings import DEFAULT_API_BASE, Settings
 from ..shared_state import SharedState, open_state
-from . import render
+from . import readback, render
+from .recent import RecentAnswers
 from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
 
@@ -47,8 +49,10 @@ DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else 
 # Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
 # keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
 ANSWER_WORKERS = 1
+RECENT_ANSWERS = 256  # answers kept for their buttons (a few KB each): a press then needs no new answer
 _DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
 NO_PINGS = discord.AllowedMentions.none()
+_T = TypeVar("_T")
 
 
 def load_story(settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
@@ -140,6 +144,7 @@ class StoryBot(commands.Bot):
         self._answer_pool = ThreadPoolExecutor(ANSWER_WORKERS, thread_name_prefix="storybot-answer")
         self.answers_in_flight = 0
         self.answer_seconds = 0.05  # recent time one answer takes on a worker (updated as they come)
+        self.recent = RecentAnswers(RECENT_ANSWERS)  # the answers shown lately, for their buttons
 
     # The gateway connection: discord.py reads every event already buffered without returning to the
     # event loop, so a burst of 1,000 interactions was parsed in one stretch of half a second, with
@@ -262,9 +267,13 @@ class StoryBot(commands.Bot):
     async def story_for(self, guild_id: int | None, channel: object) -> str:
         """The story chosen for ``channel`` (a thread follows its parent channel), else for the server,
         else the default. A choice is returned even when that story is gone: never another story silently."""
-        assert self.library is not None
         channel_id = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else getattr(channel, "id", None)
-        choice = await self.state.story_choice(guild_id, channel_id)
+        return self.story_named(await self.state.story_choice(guild_id, channel_id))
+
+    def story_named(self, choice: str | None) -> str:
+        """The story a stored choice names (its current spelling), the choice itself when that story is gone,
+        or the default when nothing was chosen."""
+        assert self.library is not None
         return self.library.resolve(choice) or choice if choice else self.library.default
 
     async def open_story(self, name: str) -> Story:
@@ -281,24 +290,52 @@ class StoryBot(commands.Bot):
         """Ask ``story`` (default: the default story) and render the answer's first page, off the event loop
         (a big index, or a burst of questions, must not stall the bot): on the answer workers, in arrival order.
 
-        A story that cannot be served gives a notice, never an answer from another story.
+        A story that cannot be served gives a notice, never an answer from another story. The answer is
+        remembered for its buttons (:attr:`recent`) when a press will read back the same question.
         """
         assert self.library is not None
         name = story or self.library.default
+        loaded = await self._open_or_notice(name, question)
+        if isinstance(loaded, Answer):
+            return loaded, render.answer_embed(loaded, 0, story=name)
+        answer, embed = await self._on_workers(_answer_and_render, loaded, question, context, name)
+        if answer.hits and (readback.question_of(embed), readback.context_of(embed)) == (question, context):
+            self.recent.keep(name, loaded, question, context, answer)
+        return answer, embed
+
+    async def answer_again(self, question: str, *, story: str, context: str | None = None) -> Answer:
+        """The answer to a question read back from a message (a button press), not rendered: the press
+        renders the page it shows. Remembered when this version of ``story`` gave it, else asked again
+        on the answer workers (and remembered for the next press)."""
+        loaded = await self._open_or_notice(story, question)
+        if isinstance(loaded, Answer):
+            return loaded
+        answer = self.recent.get(story, loaded, question, context)
+        if answer is None:
+            answer = await self._on_workers(_ask, loaded, question, context)
+            if answer.hits:
+                self.recent.keep(story, loaded, question, context, answer)
+        return answer
+
+    async def _open_or_notice(self, name: str, question: str) -> Story | Answer:
+        """The story ``name`` (one read: a reload swapping mid-question does not mix two stories),
+        or a notice saying why it cannot be served."""
         try:
-            loaded = await self.open_story(name)  # one read: a reload swapping mid-question does not mix two stories
+            return await self.open_story(name)
         except StoryUnavailable as exc:
             notice = f"Sorry: {exc}. A server admin can pick another story with /story set."
-            answer = Answer(question, (), None, None, 0.0, False, notice=notice[:1].upper() + notice[1:])
-            return answer, render.answer_embed(answer, 0, story=name)
+            return Answer(question, (), None, None, 0.0, False, notice=notice[:1].upper() + notice[1:])
+
+    async def _on_workers(self, work: Callable[..., _T], *args: object) -> _T:
+        """``work(*args)`` on the answer workers, timed for :meth:`busy`."""
         self.answers_in_flight += 1
         try:
-            answer, embed, seconds = await asyncio.get_running_loop().run_in_executor(
-                self._answer_pool, functools.partial(_answer_and_render, loaded, question, context, name))
+            result, seconds = await asyncio.get_running_loop().run_in_executor(
+                self._answer_pool, functools.partial(_timed, work, *args))
         finally:
             self.answers_in_flight -= 1
         self.answer_seconds += (seconds - self.answer_seconds) / 10  # a moving average, for busy()
-        return answer, embed
+        return result
 
     def busy(self) -> bool:
         """True when the answers queued ahead of a new question will take longer than DEFER_AFTER / 2
@@ -367,6 +404,7 @@ class StoryBot(commands.Bot):
         assert self.library is not None
         async with self._reload_lock:
             results = await asyncio.to_thread(self.library.reload, story)
+            self.recent.forget()  # their stories were replaced (a press would miss them anyway); free them now
             _freeze_heap()
         ok = all(r.ok for r in results)
         text = "\n".join(r.text for r in results) or "No story is loaded yet: each loads when first asked about."
@@ -426,11 +464,20 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _ask(story: Story, question: str, context: str | None) -> Answer:
+    return story.ask(question, context=context, k=ASK_K)
+
+
 def _answer_and_render(story: Story, question: str, context: str | None,
-                       name: str) -> tuple[Answer, discord.Embed, float]:
+                       name: str) -> tuple[Answer, discord.Embed]:
+    answer = _ask(story, question, context)
+    return answer, render.answer_embed(answer, 0, story=name)
+
+
+def _timed(work: Callable[..., _T], *args: object) -> tuple[_T, float]:
     started = time.perf_counter()
-    answer = story.ask(question, context=context, k=ASK_K)
-    return answer, render.answer_embed(answer, 0, story=name), time.perf_counter() - started
+    result = work(*args)
+    return result, time.perf_counter() - started
 
 
 EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)

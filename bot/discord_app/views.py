@@ -3,12 +3,15 @@
 Each button is a discord.py ``ui.DynamicItem``: what it needs lives in its
 custom id (the action, the page shown, the furthest page anyone has seen, the
 story), and the question and its earlier question are read back from the
-answer's embed. Pressing one asks the story again (answers are deterministic
-for a story's version) and re-renders, or records the vote with the passages
-that were shown; the vote's answer id is the message's id. Nothing is held in
-memory per answer, so the buttons survive restarts, a flood of questions, and
-work the same whichever process receives the press. The classes are
-registered once in ``setup_hook`` (``bot.add_dynamic_items``).
+answer's embed. Pressing one takes the answer from the bot's recent answers
+(``bot.recent``), or asks the story again when it is not there (answers are
+deterministic for a story's version), and renders the page asked for, or
+records the vote with the passages that were shown; the vote's answer id is
+the message's id. Nothing needs to be held in memory per answer, so the
+buttons survive restarts, a flood of questions, and work the same whichever
+process receives the press. A press counts in the presser's cooldown like a
+question. The classes are registered once in ``setup_hook``
+(``bot.add_dynamic_items``).
 
 A notice that is not an answer (an empty question, a story that cannot be
 served) gets no buttons: there is nothing to page through or judge.
@@ -69,9 +72,11 @@ class MorePassages(discord.ui.DynamicItem[discord.ui.Button], template=MORE_TEMP
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: StoryBot = interaction.client  # type: ignore[assignment]
+        if await _cooled_down(bot, interaction):
+            return
 
         async def next_page() -> tuple[discord.Embed, discord.ui.View | None] | str:
-            found = await _recompute(bot, interaction, self.story)
+            found = await _answer_shown(bot, interaction, self.story)
             if isinstance(found, str):
                 return found
             name, answer = found
@@ -101,6 +106,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=VOTE_TEMPLA
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: StoryBot = interaction.client  # type: ignore[assignment]
+        if await _cooled_down(bot, interaction):
+            return
 
         async def vote() -> str:
             made = await self._vote(bot, interaction)
@@ -126,7 +133,7 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=VOTE_TEMPLA
         """
         message = interaction.message
         embed = message.embeds[0] if message is not None and message.embeds else None
-        found = await _recompute(bot, interaction, self.story)
+        found = await _answer_shown(bot, interaction, self.story)
         if isinstance(found, str):
             return found
         name, answer = found
@@ -162,8 +169,9 @@ def is_ours(custom_id: str) -> bool:
     return any(t.fullmatch(custom_id) for t in (MORE_TEMPLATE, VOTE_TEMPLATE))
 
 
-async def _recompute(bot: "StoryBot", interaction: discord.Interaction, key: str) -> tuple[str, Answer] | str:
-    """The story's name and the answer asked again from the question on the message, or why not (a note)."""
+async def _answer_shown(bot: "StoryBot", interaction: discord.Interaction, key: str) -> tuple[str, Answer] | str:
+    """The story's name and the answer to the question on the message (remembered, or asked again),
+    or why not (a note)."""
     assert bot.library is not None
     name = bot.library.by_key(key)
     if name is None:
@@ -173,10 +181,32 @@ async def _recompute(bot: "StoryBot", interaction: discord.Interaction, key: str
     question = readback.question_of(embed) if embed is not None else None
     if question is None:
         return "I can't read the question on that message any more. Ask again with /ask."
-    answer, _ = await bot.answer(question, story=name, context=readback.context_of(embed))
+    answer = await bot.answer_again(question, story=name, context=readback.context_of(embed))
     if not answer.hits:  # the story cannot be served now (the notice says why), or no longer matches
         return answer.notice or "That story no longer has passages for this question. Ask again with /ask."
     return name, answer
+
+
+async def _cooled_down(bot: "StoryBot", interaction: discord.Interaction) -> bool:
+    """Count the press in the presser's cooldown; when over it, tell them (privately) and return True.
+
+    A press may cost an answer (one not among the recent ones), so it is
+    counted like a question: a flood of presses is held back like a flood of
+    questions.
+    """
+    from .client import tell_user_something_went_wrong
+
+    try:
+        retry = await bot.cooldown(interaction.user.id)
+        if retry is None:
+            return False
+        await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
+                                                allowed_mentions=NO_PINGS)
+    except Exception as exc:
+        log.error("button press on message %s (user %s): cooldown check failed", getattr(interaction.message, "id", "?"),
+                  interaction.user.id, exc_info=exc)
+        await tell_user_something_went_wrong(interaction)
+    return True
 
 
 async def _respond(interaction: discord.Interaction, work, *, edit: bool, what: str) -> None:

@@ -53,5 +53,5 @@ def chat(
         reading = read_with(line, earlier)
         answer = story.ask(reading.question, context=reading.context)
         if answer.hits:  # a question that found nothing is no context for the next one
-            earlier = Reading(answer.question, reading.context, reading.earlier)
+            earlier = reading.answered_as(answer.question)
         write(render_answer(answer, width=width, color=color))

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..core.corpus import Corpus
 from ..core.models import Answer, Article, Citation, Hit
-from ..core.overview import Overview
 from ..core.text import match_runs
+
+if TYPE_CHECKING:  # annotations only: `ask` should not import the reader or the overview to print an answer
+    from ..core.corpus import Corpus
+    from ..core.overview import Overview
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 LOW_CONFIDENCE = "The articles don't seem to answer this."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 
 import discord
 from discord import app_commands
@@ -18,6 +19,7 @@ from discord.ext import commands
 
 from .. import render
 from ...core.followup import Reading, read_with
+from ...core.models import Answer
 from ..client import DEFER_AFTER, NO_PINGS, StoryBot
 from ..views import answer_view
 
@@ -61,13 +63,11 @@ class Ask(commands.Cog):
             await interaction.response.send_message(render.cooldown_text(retry), ephemeral=True,
                                                     allowed_mentions=NO_PINGS)
             return
-        earlier = bot.thread_context(interaction.channel)
-        reading = read_with(question, earlier)  # a follow-up of pronouns is read with the thread's last question
-        story = await bot.story_for(interaction.guild_id, interaction.channel)
+        asking = await self._asking(question, interaction.guild_id, interaction.channel)
         # Under a burst the answer will wait behind others: acknowledge at once, so every
         # interaction is acknowledged within Discord's 3 s however long the queue is.
         busy = bot.busy()
-        task = asyncio.ensure_future(bot.answer(question, story=story, context=reading.context))
+        task = asyncio.ensure_future(bot.answer(question, story=asking.story, context=asking.reading.context))
         age = max(0.0, (discord.utils.utcnow() - interaction.created_at).total_seconds())
         wait = 0.0 if busy else max(0.0, min(DEFER_AFTER, DEFER_BUDGET - age))
         if wait > 0:
@@ -80,8 +80,7 @@ class Ask(commands.Cog):
                 task.add_done_callback(_quiet)  # the answer is no longer wanted; don't leave its error unread
                 raise
         answer, first_page = await task
-        view = answer_view(answer, story)
-        buttons = {"view": view} if view is not None else {}
+        buttons = asking.buttons(answer)
         sent: discord.Message | None
         if deferred:
             sent = await interaction.followup.send(embed=first_page, ephemeral=private,
@@ -91,16 +90,28 @@ class Ask(commands.Cog):
                                                                allowed_mentions=NO_PINGS, **buttons)
             sent = getattr(callback, "resource", None)
         asked = answer.question or question
-        # A question that found nothing is no context for the next one (as in the chat).
-        if isinstance(interaction.channel, discord.Thread) and earlier is not None and answer.hits:
-            bot.remember_thread(interaction.channel.id, Reading(asked, reading.context, reading.earlier))
-        elif (bot.settings.threads and not private and isinstance(interaction.channel, discord.TextChannel)
-              and answer.hits and isinstance(sent, discord.Message)):
+        in_thread = self._remember_in_thread(interaction.channel, asking, answer, asked)
+        if (not in_thread and bot.settings.threads and not private and isinstance(interaction.channel, discord.TextChannel)
+                and answer.hits and isinstance(sent, discord.Message)):
             # As for a question in a message: a thread on the answer, where follow-ups are read with it.
             # (Through the channel: a follow-up's WebhookMessage carries no guild to open a thread with.)
             thread = await self._open_thread(interaction.channel.get_partial_message(sent.id), asked)
             if thread is not None:
-                bot.remember_thread(thread.id, Reading(asked))
+                bot.remember_thread(thread.id, Reading(asked))  # a new thread: its first question, read alone
+
+    async def _asking(self, question: str, guild_id: int | None, channel: object) -> "Asking":
+        """How ``question`` will be asked in ``channel``: read with the thread's last question when it is
+        a follow-up of pronouns (bot.core.followup decides), of the story chosen there."""
+        earlier = self.bot.thread_context(channel)
+        return Asking(read_with(question, earlier), earlier, await self.bot.story_for(guild_id, channel))
+
+    def _remember_in_thread(self, channel: object, asking: "Asking", answer: Answer, asked: str) -> bool:
+        """In a thread storybot follows, keep this question as the one the next follow-up is read with;
+        True when it did. A question that found nothing is no context for the next one (as in the chat)."""
+        if asking.earlier is None or not answer.hits or not isinstance(channel, discord.Thread):
+            return False
+        self.bot.remember_thread(channel.id, asking.reading.answered_as(asked))
+        return True
 
     # plain messages -------------------------------------------------------------------------------
 
@@ -148,14 +159,10 @@ class Ask(commands.Cog):
                 await self._send(message, content=render.cooldown_text(retry))
             return
         channel = message.channel
-        earlier = bot.thread_context(channel)
-        reading = read_with(question, earlier)
-        story = await bot.story_for(message.guild.id if message.guild else None, channel)
-        answer, first_page = await bot.answer(question, story=story, context=reading.context)
-        view = answer_view(answer, story)
-        buttons = {"view": view} if view is not None else {}
-        if earlier is not None and answer.hits:
-            bot.remember_thread(channel.id, Reading(answer.question or question, reading.context, reading.earlier))
+        asking = await self._asking(question, message.guild.id if message.guild else None, channel)
+        answer, first_page = await bot.answer(question, story=asking.story, context=asking.reading.context)
+        buttons = asking.buttons(answer)
+        self._remember_in_thread(channel, asking, answer, answer.question or question)
         if bot.settings.threads and isinstance(channel, discord.TextChannel) and answer.hits:
             thread = await self._open_thread(message, answer.question or question)
             if thread is not None:
@@ -181,6 +188,20 @@ class Ask(commands.Cog):
             log.warning("no permission to reply in channel %s to message %s (%s)", message.channel.id, message.id, exc)
         except discord.NotFound as exc:
             log.warning("channel %s is gone; could not reply to message %s (%s)", message.channel.id, message.id, exc)
+
+
+@dataclass(frozen=True)
+class Asking:
+    """A question about to be answered: how it is read, the thread's question before it, the story."""
+
+    reading: Reading
+    earlier: Reading | None  # the thread's last question (None outside a thread storybot follows)
+    story: str
+
+    def buttons(self, answer: Answer) -> dict[str, discord.ui.View]:
+        """The keyword that puts the answer's buttons on a message (none for a notice)."""
+        view = answer_view(answer, self.story)
+        return {"view": view} if view is not None else {}
 
 
 def _quiet(task: asyncio.Future) -> None:

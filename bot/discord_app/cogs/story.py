@@ -48,12 +48,12 @@ class StoryCog(commands.Cog, name="Story"):
         """The story questions in this channel are answered from, and the stories there are."""
         bot = self.bot
         assert bot.library is not None
-        name = await bot.story_for(interaction.guild_id, interaction.channel)
-        channel_choice = server_choice = None
-        if interaction.guild_id is not None:
-            channel_choice = await bot.state.story_choice(interaction.guild_id, _channel_id(interaction))
+        choice = server_choice = None  # a DM has no choices
+        if interaction.guild_id is not None:  # the channel's (else the server's), and the server's to say which
+            choice = await bot.state.story_choice(interaction.guild_id, _channel_id(interaction))
             server_choice = await bot.state.story_choice(interaction.guild_id, None)
-        why = ("chosen for this channel" if channel_choice and channel_choice != server_choice
+        name = bot.story_named(choice)  # as bot.story_for would, without reading the choice a third time
+        why = ("chosen for this channel" if choice and choice != server_choice
                else "chosen for this server" if server_choice else "the default")
         names = bot.library.names()
         shown = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
