@@ -142,3 +142,29 @@ def test_the_threshold_rule_is_the_lowest_that_keeps_off_story_and_nei_questions
     t = choose_threshold(p, kinds)
     assert 0.2 < t < 0.7 and meets(t) and not meets(round(t - 0.01, 2))
     assert choose_threshold(np.full(3, 0.9), np.array(["answerable", "off", "nei"])) == 0.7  # none meets: the highest
+
+
+def test_every_calibration_variant_gives_probabilities_that_never_fall_with_more_evidence() -> None:
+    # benchmarks/calibration_variants.py compares these held out; each must stay a monotone probability,
+    # or the comparison would not be between calibrations storybot could ship.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from calibration_variants import NAMES, VARIANTS, Rows, fit_variant
+
+    rng = np.random.default_rng(3)
+    n = 300
+    X = rng.uniform(0, 1, (n, len(NAMES)))
+    kinds = np.array(["answerable"] * 220 + ["off"] * 50 + ["nei"] * 30)
+    y = ((X[:, NAMES.index("share")] + X[:, NAMES.index("known")] + rng.normal(0, 0.3, n) > 1.0)
+         & (kinds == "answerable")).astype(float)
+    story = np.array(["a", "b", "c"])[rng.integers(0, 3, n)]
+    rows = Rows(X, y, kinds, story, np.where(story == "a", "news", "wikipedia"), np.full(n, "questions"))
+    raised = Rows(X.copy(), y, kinds, story, rows.story_kind, rows.label)
+    raised.X[:, NAMES.index("share")] = np.minimum(1.0, X[:, NAMES.index("share")] + 0.3)
+    for variant in VARIANTS:
+        predict, threshold = fit_variant(variant, rows)
+        p = predict(rows)
+        assert np.all((p >= 0) & (p <= 1)), variant.name
+        assert np.all(predict(raised) >= p - 1e-9), variant.name
+        assert 0.2 <= threshold <= 0.7, variant.name
+        # The signal the labels follow is learnt: the confident half is right more often than the rest.
+        assert y[p >= np.median(p)].mean() > y[p < np.median(p)].mean(), variant.name
