@@ -17,6 +17,11 @@ so the table says what a new story would get from it:
   enough information' ones), the off-story limit alone, or a fixed 0.5
   ('more likely right than wrong').
 
+Signals under study, beside :class:`Evidence`'s (see :func:`extra_signals`),
+are first shown alone: how well each sorts right top passages from wrong ones
+(area under the ROC curve, answerable questions, in-sample fusion), then
+added to a factor like any other.
+
     .venv/bin/python benchmarks/calibration_variants.py [--shared ../shared/eval] [--markdown OUT.md]
 """
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -38,12 +44,50 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from fit_fusion import (GATE, SIGNALS, Built, build, calibration_rows, choose_threshold, eval_stories,  # noqa: E402
                         fit_fusion, fit_gate, fit_logistic_nonneg)
 
-from bot.core.answer import prepare_question  # noqa: E402
+from bot.core.answer import Engine, prepare_question, question_vector  # noqa: E402
 from bot.core.fusion import Calibration, FusionWeights  # noqa: E402
+from bot.core.shapes import answer_kind  # noqa: E402
 from bot.core.text import analyse  # noqa: E402
 
-NAMES = ("share", "lead", "margin", "score", "sentence", "known", "covered")
-"""Every Evidence signal a variant may read."""
+EVIDENCE = ("share", "lead", "margin", "score", "sentence", "known", "covered")
+"""The Evidence signals a variant may read."""
+EXTRA = ("bm25_agrees", "cosine_agrees", "shape_found", "rare_covered", "every_word_known", "z_score", "gap_to_5th")
+"""Signals under study (see :func:`extra_signals`), each >= 0 and larger for more evidence."""
+NAMES = EVIDENCE + EXTRA
+
+
+def extra_signals(engine: Engine, question: str, ranked: list) -> dict[str, float]:
+    """Per-question signals that are not (yet) in :class:`Evidence`, from what the ranker exposes.
+
+    - bm25_agrees, cosine_agrees: BM25's (the word cosine's) best candidate is the fused top (independent
+      rankers agreeing);
+    - shape_found: for a question asking for a shape ('when', 'who', 'how many'), the top passage holds
+      an answer of that shape (1 for other questions);
+    - rare_covered: the share of the question's two rarest words (highest idf) in the top passage or headline;
+    - every_word_known: the story uses every word of the question (none unseen);
+    - z_score: the top fused score's standard score among every candidate's (per-question normalised);
+    - gap_to_5th: the top fused score minus the fifth's.
+    """
+    out = dict.fromkeys(EXTRA, 0.0)
+    terms = sorted(set(analyse(question)))
+    vocab, idf = engine.index.vocabulary_, engine.index.idf_
+    out["every_word_known"] = float(bool(terms) and all(t in vocab for t in terms))
+    if not ranked:
+        return out
+    rows, f = engine.ranker.candidate_evidence(engine.index, question_vector(engine, question, None), question, 5)
+    fused = engine.ranker.params.weights.fusion.score(f, rows.size)
+    top = int(np.flatnonzero(rows == ranked[0].row)[0])
+    out["bm25_agrees"] = float(f["bm25"][top] >= f["bm25"].max())
+    out["cosine_agrees"] = float(f["word"][top] >= f["word"].max())
+    out["shape_found"] = float(f["typed"][top] > 0) if answer_kind(question) is not None else 1.0
+    passage = engine.passages[ranked[0].row]
+    seen = set(analyse(passage.text)) | set(analyse(passage.citation.title))
+    unseen = float(idf.max()) if idf.size else 1.0
+    rare = sorted(terms, key=lambda t: -(float(idf[vocab[t]]) if t in vocab else unseen))[:2]
+    out["rare_covered"] = float(np.mean([t in seen for t in rare])) if rare else 0.0
+    out["z_score"] = float(max(0.0, (fused[top] - fused.mean()) / (fused.std() + 1e-9)))
+    out["gap_to_5th"] = float(fused[top] - np.sort(fused)[::-1][min(4, fused.size - 1)])
+    return out
 
 
 @dataclass(frozen=True)
@@ -66,7 +110,14 @@ VARIANTS = (
     Variant("ranking factor + best sentence's cosine", signals=SIGNALS + ("sentence",)),
     Variant("gate + top fused score", gate=GATE + ("score",)),
     Variant("gate + best sentence's cosine", gate=GATE + ("sentence",)),
-    Variant("one logistic over all seven signals", signals=NAMES, gate=(), single=True),
+    Variant("ranking factor + BM25 agrees", signals=SIGNALS + ("bm25_agrees",)),
+    Variant("ranking factor + word cosine agrees", signals=SIGNALS + ("cosine_agrees",)),
+    Variant("ranking factor + z-score", signals=SIGNALS + ("z_score",)),
+    Variant("ranking factor + gap to the 5th", signals=SIGNALS + ("gap_to_5th",)),
+    Variant("gate + answer shape found", gate=GATE + ("shape_found",)),
+    Variant("gate + rarest words covered", gate=GATE + ("rare_covered",)),
+    Variant("gate + every word known", gate=GATE + ("every_word_known",)),
+    Variant("one logistic over the seven Evidence signals", signals=EVIDENCE, gate=(), single=True),
     Variant("every story weighs the same", weighting="story"),
     Variant("every story the same, last step only", weighting="story", weighted="last"),
     Variant("every kind of story the same", weighting="kind"),
@@ -99,7 +150,7 @@ class Rows:
 def rows_under(built: Sequence[Built], weights: FusionWeights) -> Rows:
     parts = []
     for b in built:
-        X, y, kinds = calibration_rows(b, weights, NAMES)
+        X, y, kinds = calibration_rows(b, weights, NAMES, extra_signals)
         labels = [label for label, q in b.story.questions() if analyse(prepare_question(q.question)[0])]
         parts.append((X, y, kinds, np.full(len(y), b.story.name), np.full(len(y), b.story.kind), np.asarray(labels)))
     return Rows(*(np.concatenate([p[i] for p in parts]) if i else np.vstack([p[0] for p in parts]) for i in range(6)))
@@ -228,6 +279,22 @@ def loso_table(built: Sequence[Built], by_fold: dict[str, Rows]) -> list[str]:
     return out
 
 
+def signal_table(rows: Rows) -> list[str]:
+    """Each signal alone: AUC for 'top passage right' on answerable questions (all, news, the rest), and its mean by kind."""
+    a = rows.kinds == "answerable"
+    news = rows.story_kind == "news"
+    out = ["| signal | AUC, answerable | AUC, news answerable | AUC, other answerable | mean: answerable | off-story | NEI |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in NAMES:
+        x = rows.col((name,))[:, 0]
+        cells = []
+        for m in (a, a & news, a & ~news):
+            cells.append(f"{roc_auc_score(rows.y[m], x[m]):.2f}" if len(set(rows.y[m].tolist())) == 2 else "-")
+        cells += [f"{x[rows.kinds == k].mean():.2f}" if (rows.kinds == k).any() else "-" for k in ("answerable", "off", "nei")]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
@@ -237,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     placeholder = Calibration(SIGNALS, (0.0,) * len(SIGNALS), 0.0)
     by_fold = {b.story.name: rows_under(built, FusionWeights(fit_fusion([o for o in built if o is not b]), placeholder))
                for b in built}
+    every = rows_under(built, FusionWeights(fit_fusion(built), placeholder))
     lines = ["### Calibration variants (leave-one-story-out; %, ECE as a fraction)", ""] + loso_table(built, by_fold)
+    lines += ["", "### Each signal alone (fusion fitted on every story)", ""] + signal_table(every)
     print("\n".join(lines))
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
