@@ -32,7 +32,7 @@ import argparse
 import copy
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def with_weights(built: Story, weights: FusionWeights, **params) -> Story:
     engine = built.engine
     ranker = copy.copy(engine.ranker)
     ranker.params = replace(ranker.params, weights=weights, **params)
-    return Story(built.corpus, Engine(engine.index, ranker, engine.passages, engine.threshold))
+    return Story(built.corpus, Engine(engine.index, ranker, engine.passages, copies=engine.copies))
 
 
 # --- fitting ----------------------------------------------------------------------------
@@ -189,9 +189,13 @@ def fit_fusion(stories: Sequence[Built], l2: float = FUSION_L2) -> Fusion:
     return Fusion(FEATURES, tuple(round(float(v), 3) for v in res.x))
 
 
-def calibration_rows(built: Built, weights: FusionWeights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Signals (``SIGNALS + GATE``) of every question's top passage under ``weights``, whether it answers,
-    and what the question is: "answerable", "off" (off-story) or "nei" (about the story, not answered)."""
+def calibration_rows(built: Built, weights: FusionWeights, names: Sequence[str] = SIGNALS + GATE,
+                     extra: Callable[[Engine, str, list], dict[str, float]] | None = None,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signals (``names``: fields of :class:`Evidence`, or keys of what ``extra(engine, question, ranked)``
+    returns, for signals under study) of every question's top passage under ``weights``, whether it
+    answers, and what the question is: "answerable", "off" (off-story) or "nei" (about the story, not
+    answered)."""
     story = with_weights(built.built, weights)
     engine = story.engine
     rows, labels, kinds = [], [], []
@@ -202,7 +206,8 @@ def calibration_rows(built: Built, weights: FusionWeights) -> tuple[np.ndarray, 
         ranked, evidence = ranked_evidence(engine, question_vector(engine, text, None), text)
         if evidence is None:
             evidence = Evidence(0.0, 0.0, 0.0, 0.0)
-        rows.append([getattr(evidence, s) for s in SIGNALS + GATE])
+        more = extra(engine, text, ranked) if extra else {}
+        rows.append([more[s] if s in more else getattr(evidence, s) for s in names])
         labels.append(bool(ranked) and q.answerable and passage_matches(engine.passages[ranked[0].row].text, q))
         kinds.append("answerable" if q.answerable else "nei" if label == "nei" else "off")
     return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64), np.asarray(kinds)

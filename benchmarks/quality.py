@@ -19,7 +19,9 @@ passages, sentence-hit of the answering sentence, the share of confident
 answers (answerable questions) whose top passage is right, answerable
 questions refused, off-story questions answered, 'not enough information'
 questions declined, and the expected calibration error (5 buckets,
-answerable questions); then a reliability table per set.
+answerable questions); then a reliability table per set, and what other
+thresholds would trade (refusals against confident answers right and
+questions declined).
 
     .venv/bin/python benchmarks/quality.py [--shared ../shared/eval] [--markdown OUT.md]
 
@@ -43,7 +45,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fit_fusion import Built, build, eval_stories, fit, with_weights  # noqa: E402
 
-from bot.core.evaluate import Question, expected_calibration_error, passage_matches, reliability, score  # noqa: E402
+from bot.core.evaluate import (Question, expected_calibration_error, passage_matches, reliability, score,  # noqa: E402
+                               top_right)
 from bot.core.fusion import FusionWeights  # noqa: E402
 from bot.core.models import Answer  # noqa: E402
 from bot.core.text import words  # noqa: E402
@@ -158,6 +161,43 @@ def reliability_table(rows: list[tuple[str, SetResult]]) -> list[str]:
     return out
 
 
+TRADE_OFF_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.70)
+
+
+def at_threshold(r: SetResult, threshold: float) -> dict[str, float | None]:
+    """The decisions' figures had storybot answered at ``threshold`` instead (same confidences)."""
+    ans = [(q, a) for q, a in r.pairs if q.answerable]
+    off = [a for q, a in r.pairs if not q.answerable]
+    given = [(q, a) for q, a in ans if a.confidence >= threshold]
+    return {
+        "confident right": sum(top_right(q, a) for q, a in given) / len(given) if given else None,
+        "answerable refused": 1 - len(given) / len(ans) if ans else None,
+        "off-story answered": sum(a.confidence >= threshold for a in off) / len(off) if off else None,
+        "NEI declined": sum(a.confidence < threshold for _, a in r.nei) / len(r.nei) if r.nei else None,
+    }
+
+
+def trade_off_table(rows: list[tuple[str, SetResult]], shipped: float) -> list[str]:
+    """Per kind of story (LOSO confidences): what each threshold would give, the worst single set beside the pool.
+
+    Cells: 'confident right / answerable refused / off-story answered / NEI declined', in %; 'worst
+    refused' is the largest answerable-refused share of one set of that kind (the target holds per set).
+    """
+    cols = [f"{t:.2f}" + (" (shipped)" if abs(t - shipped) < 1e-9 else "") for t in TRADE_OFF_THRESHOLDS]
+    out = ["| kind (LOSO): right / refused / off answered / NEI declined; worst set refused | " + " | ".join(cols) + " |",
+           "| --- | " + " | ".join("---" for _ in cols) + " |"]
+    for name, parts in rows:
+        pooled = merge(parts)
+        cells = []
+        for t in TRADE_OFF_THRESHOLDS:
+            f = at_threshold(pooled, t)
+            worst = max((at_threshold(p, t)["answerable refused"] or 0.0) for p in parts)
+            cells.append(" / ".join(_cell(f[c]) for c in ("confident right", "answerable refused", "off-story answered",
+                                                          "NEI declined")) + f"; {_cell(worst)}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def coefficient_table(full: FusionWeights, loso: dict[str, FusionWeights]) -> list[str]:
     names = list(loso)
     out = ["| fusion feature | all stories | " + " | ".join(f"without {n}" for n in names) + " |",
@@ -232,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit_s = time.perf_counter() - t0
 
     main_rows, hand_rows, rel_rows = [], [], []
+    by_kind: dict[str, list[SetResult]] = {}
     pooled: dict[str, list[tuple[SetResult, SetResult, SetResult]]] = {}
     pooled_bm25: dict[str, list[tuple[float, int]]] = {}
     bundled_ms = None
@@ -250,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pooled_bm25.setdefault(b.story.kind, []).append((bm25, n_ans))
             hand_rows.append((name, hand))
             rel_rows.append((name, out))
+            by_kind.setdefault(b.story.kind, []).append(out)
             pooled.setdefault(b.story.kind, []).append((ins, out, hand))
             if b.story.kind == "bundled" and label == "dev":
                 bundled_ms = ins.query_ms
@@ -269,6 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines += single_table(hand_rows)
     lines += ["", "### Reliability (leave-one-story-out): questions in the bucket: mean confidence -> % top passage right", ""]
     lines += reliability_table(rel_rows)
+    thresholds = sorted({round(w.calibration.threshold, 2) for w in loso.values()})
+    lines += ["", "### The threshold's trade-off (leave-one-story-out confidences; shipped threshold "
+              f"{full.calibration.threshold:.2f}, without each story {thresholds[0]:.2f}-{thresholds[-1]:.2f})", ""]
+    lines += trade_off_table([(kind, by_kind[kind]) for kind in ("bundled", "wikipedia", "news") if kind in by_kind],
+                             full.calibration.threshold)
     lines += ["", "### Coefficients: fitted on all stories, and without each one", ""]
     lines += coefficient_table(full, loso)
     if args.ablation:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.answer import Engine
-from bot.core.confidence import THRESHOLD
 from bot.core.corpus import Corpus, Skipped
 from bot.core.evaluate import Question, Report, Scores
+from bot.core.fusion import shipped_weights
 from bot.core.library import ReloadResult
 from bot.core.models import Answer, Article, Citation, Hit, Passage
 from bot.core.story import Story
@@ -146,12 +146,12 @@ def test_answer_carries_what_issue_3_names(story: Story) -> None:
     assert answer.sentence_hit < 3
     # a confidence in [0, 1] and whether it is enough to answer
     assert 0.0 <= answer.confidence <= 1.0
-    assert answer.answered is (answer.confidence >= THRESHOLD)
+    assert answer.answered is (answer.confidence >= shipped_weights().calibration.threshold)
     assert answer.answered, "this question is answered word for word in the story"
 
 
 def test_off_story_answer_says_so_and_may_show_closest(story: Story) -> None:
     answer = story.ask("What is the boiling point of liquid nitrogen in kelvin?")
-    assert not answer.answered and answer.confidence < THRESHOLD
+    assert not answer.answered and answer.confidence < shipped_weights().calibration.threshold
     for hit in answer.hits:  # closest passages, if any, still carry citations
         assert hit.passage.citation.article.endswith(".txt")

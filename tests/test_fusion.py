@@ -100,3 +100,71 @@ def test_the_fit_keeps_coefficients_non_negative() -> None:
     coef, _ = fit_logistic_nonneg(X, y, np.ones(400), l2=1e-4)
     assert coef[0] > 1.0  # learnt the signal that helps
     assert coef[1] == pytest.approx(0.0, abs=1e-6)  # and did not turn the other one against the evidence
+
+
+def test_the_calibrations_threshold_alone_decides_whether_storybot_answers() -> None:
+    # One threshold, stated once (Calibration.threshold): moving it moves every answer's decision,
+    # and nothing else (no engine or module constant) holds a second copy.
+    import copy
+    from dataclasses import fields, replace
+
+    from bot.core import answer as answer_module, confidence as confidence_module
+    from bot.core.answer import Engine
+
+    story = Story.from_folder(SEEDS)
+    question = "Where is Alice Johnson imprisoned?"
+    shipped = story.ask(question)
+    assert shipped.answered is shipped_weights().calibration.confident(shipped.confidence)
+    for threshold, answered in ((0.0, True), (1.01, False)):
+        weights = replace(shipped_weights(), calibration=replace(shipped_weights().calibration, threshold=threshold))
+        ranker = copy.copy(story.engine.ranker)
+        ranker.params = replace(ranker.params, weights=weights)
+        moved = Story(story.corpus, replace(story.engine, ranker=ranker)).ask(question)
+        assert moved.confidence == shipped.confidence and moved.answered is answered
+    assert "threshold" not in {f.name for f in fields(Engine)}
+    assert not any("THRESHOLD" in name for module in (answer_module, confidence_module) for name in vars(module))
+
+
+def test_the_threshold_rule_is_the_lowest_that_keeps_off_story_and_nei_questions_out() -> None:
+    # The stated rule (fit_fusion.choose_threshold): the lowest threshold at which the fitting stories'
+    # off-story questions are answered at most OFF_STORY_MAX of the time and their 'not enough
+    # information' ones declined at least NEI_MIN of the time; any lower one breaks one of the two.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from fit_fusion import NEI_MIN, OFF_STORY_MAX, choose_threshold
+
+    rng = np.random.default_rng(2)
+    p = np.concatenate([rng.uniform(0.3, 1.0, 200), rng.uniform(0.0, 0.6, 100), rng.uniform(0.1, 0.8, 40)])
+    kinds = np.array(["answerable"] * 200 + ["off"] * 100 + ["nei"] * 40)
+
+    def meets(t: float) -> bool:
+        return (p[kinds == "off"] >= t).mean() <= OFF_STORY_MAX and (p[kinds == "nei"] < t).mean() >= NEI_MIN
+
+    t = choose_threshold(p, kinds)
+    assert 0.2 < t < 0.7 and meets(t) and not meets(round(t - 0.01, 2))
+    assert choose_threshold(np.full(3, 0.9), np.array(["answerable", "off", "nei"])) == 0.7  # none meets: the highest
+
+
+def test_every_calibration_variant_gives_probabilities_that_never_fall_with_more_evidence() -> None:
+    # benchmarks/calibration_variants.py compares these held out; each must stay a monotone probability,
+    # or the comparison would not be between calibrations storybot could ship.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from calibration_variants import NAMES, VARIANTS, Rows, fit_variant
+
+    rng = np.random.default_rng(3)
+    n = 300
+    X = rng.uniform(0, 1, (n, len(NAMES)))
+    kinds = np.array(["answerable"] * 220 + ["off"] * 50 + ["nei"] * 30)
+    y = ((X[:, NAMES.index("share")] + X[:, NAMES.index("known")] + rng.normal(0, 0.3, n) > 1.0)
+         & (kinds == "answerable")).astype(float)
+    story = np.array(["a", "b", "c"])[rng.integers(0, 3, n)]
+    rows = Rows(X, y, kinds, story, np.where(story == "a", "news", "wikipedia"), np.full(n, "questions"))
+    raised = Rows(X.copy(), y, kinds, story, rows.story_kind, rows.label)
+    raised.X[:, NAMES.index("share")] = np.minimum(1.0, X[:, NAMES.index("share")] + 0.3)
+    for variant in VARIANTS:
+        predict, threshold = fit_variant(variant, rows)
+        p = predict(rows)
+        assert np.all((p >= 0) & (p <= 1)), variant.name
+        assert np.all(predict(raised) >= p - 1e-9), variant.name
+        assert 0.2 <= threshold <= 0.7, variant.name
+        # The signal the labels follow is learnt: the confident half is right more often than the rest.
+        assert y[p >= np.median(p)].mean() > y[p < np.median(p)].mean(), variant.name

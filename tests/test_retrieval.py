@@ -20,8 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.confidence import THRESHOLD, Evidence, confidence
+from bot.core.confidence import Evidence, confidence
 from bot.core.evaluate import evaluate, load_questions, passage_matches
+from bot.core.fusion import shipped_weights
 from bot.core.shapes import NAME, NUMBER, PLACE, answer_kind, lowercase_words, sentence_shapes
 from bot.core.story import Story, build_passages
 from bot.core.text import analyse, sentences, words
@@ -137,7 +138,9 @@ def test_the_main_signals_each_raise_confidence() -> None:
 
 
 def test_confidence_extremes_straddle_the_threshold() -> None:
-    assert confidence(Evidence(1.0, 1.0, 1.0, 1.0, 10.0, 5.0, 1.0)) > THRESHOLD > confidence(Evidence(0.0, 0.0, 0.0, 0.0))
+    calibration = shipped_weights().calibration
+    assert calibration.confident(confidence(Evidence(1.0, 1.0, 1.0, 1.0, 10.0, 5.0, 1.0)))
+    assert not calibration.confident(confidence(Evidence(0.0, 0.0, 0.0, 0.0)))
 
 
 # --- the threshold's meaning ----------------------------------------------------------

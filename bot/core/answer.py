@@ -34,7 +34,6 @@ class Engine:
     index: PassageIndex
     ranker: Ranker
     passages: tuple[Passage, ...]
-    threshold: float | None = None  # None: the calibration's own (see fusion_weights.json)
     # row -> rows of the same text in other articles (see story.shared_passages)
     copies: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
@@ -42,11 +41,6 @@ class Engine:
     def calibration(self) -> Calibration:
         """How confidence is computed: the calibration shipped with the ranker's weights."""
         return self.ranker.params.weights.calibration
-
-    @property
-    def confidence_threshold(self) -> float:
-        """The confidence under which storybot does not answer: ``threshold`` if set, else the calibration's."""
-        return self.calibration.threshold if self.threshold is None else self.threshold
 
 
 def prepare_question(raw: str) -> tuple[str, str | None]:
@@ -187,7 +181,7 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
         sentence=sentence,
         sentence_hit=sentence_hit,
         confidence=round(conf, 4),
-        answered=conf >= engine.confidence_threshold,
+        answered=engine.calibration.confident(conf),
         context=context,
         notice=notice,
         terms=tuple(sorted(stems)),

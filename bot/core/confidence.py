@@ -10,16 +10,15 @@ stories answer; times a gate, how much of the question's information (idf
 mass) the story knows at all and the top passage (with its headline) covers,
 fitted on every question, off-story ones included. The product is the
 probability that the top passage answers; one threshold, chosen by the fit,
-then means the same thing on every story.
+then means the same thing on every story. The threshold lives in one place,
+the calibration (``Calibration.threshold``, in ``fusion_weights.json``), and
+one method compares against it (:meth:`Calibration.confident`).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 from .fusion import Calibration, shipped_weights
-
-THRESHOLD = shipped_weights().calibration.threshold
-"""Below this, storybot says the articles don't seem to answer the question."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class Calibration:
 
     ``threshold``: the probability under which storybot says the articles
     don't seem to answer (chosen by the fit script on the pooled stories).
+    It is the only place the threshold is stated; :meth:`confident` is the
+    only comparison with it.
     """
 
     signals: tuple[str, ...]
@@ -92,7 +94,12 @@ class Calibration:
         if len(self.signals) != len(self.coef) or len(self.gate) != len(self.gate_coef):
             raise ValueError("one coefficient per signal")
 
+    def confident(self, probability: float) -> bool:
+        """Whether a confidence is enough to answer (at or above ``threshold``)."""
+        return probability >= self.threshold
+
     def probability(self, signals: Mapping[str, float]) -> float:
+        """P(top passage answers) from the top passage's signals (absent ones count as 0)."""
         p = _logistic(self.intercept + sum(w * float(signals.get(name, 0.0)) for name, w in zip(self.signals, self.coef)))
         if self.gate:
             p *= _logistic(self.gate_intercept
