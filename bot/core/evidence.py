@@ -93,7 +93,7 @@ class EvidenceModel:
         p = self.params
         n = len(texts)
         rich = n <= p.rich_limit
-        self.lowercase_ = lowercase_words(texts) if rich else None
+        self.lowercase_ = lowercase_words(_sample(texts, LOWERCASE_SAMPLE)) if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)).fit(_sample(texts, CHAR_SAMPLE)) if rich else None
         use_phrase = n <= p.phrase_limit and p.phrases
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)).fit(texts) if use_phrase else None
@@ -269,10 +269,16 @@ class Candidates:
         return out
 
 
-CHAR_SAMPLE = 10_000
+CHAR_SAMPLE = 2_000
 """Above this many passages the character n-grams' idf is read off this many, drawn at random (seeded):
 an n-gram's share of passages is the same in a sample, and counting every passage's n-grams took most of a
-100k-passage build. An n-gram the sample never shows weighs as one seen once. Smaller stories count all."""
+100k-passage build (3 s of a 10k one with a sample of 10,000). An n-gram the sample never shows weighs as one
+seen once. Smaller stories (every evaluated one) count all."""
+
+LOWERCASE_SAMPLE = 20_000
+"""Above this many passages the words written in lower case are read off this many, drawn at random
+(seeded): a word written in lower case at all is written so often, and scanning every passage took 2.5 s of
+a 100k-passage build."""
 
 
 def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
@@ -283,7 +289,7 @@ def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
     return [texts[int(i)] for i in picked]
 
 
-LATENT_SAMPLE = 5_000
+LATENT_SAMPLE = 2_000
 """Above this many passages the latent space is fitted on this many, drawn at random (seeded): its
 components are the words that keep company, which a sample shows as well as the whole (the factorisation
 of every passage took most of a 100k-passage build). The eval stories are far smaller: factorised whole."""
@@ -323,8 +329,13 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     n_comp = min(n_comp, matrix.shape[1] - 1, matrix.shape[0] - 1)
     if n_comp < 2:
         return None, None
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
     svd = TruncatedSVD(n_components=n_comp, random_state=0)
-    svd.fit(matrix)
+    # One BLAS thread: the factorisation's products are small, and on a busy machine (or beside
+    # another build) BLAS threads waiting for a core made it 2-7 times slower than one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        svd.fit(matrix)
     return svd.components_.astype(np.float32), position
 
 
