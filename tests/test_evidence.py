@@ -268,3 +268,23 @@ def test_randomized_components_span_the_leading_singular_vectors():
         assert abs(float(np.dot(got[i], vt[i]))) > 0.99, i
         assert got[i][np.argmax(np.abs(got[i]))] > 0  # signed like TruncatedSVD's components
     assert np.array_equal(got, evidence_mod._randomized_components(matrix, 6))  # seeded
+
+
+def _eval_story_folders() -> list:
+    from helpers import SHARED_EVAL
+    found = [SEEDS]
+    for group in ("stories", "news"):
+        found += sorted(p / "seeds" for p in (SHARED_EVAL / group).glob("*") if (p / "seeds").is_dir())
+    return found
+
+
+@pytest.mark.parametrize("folder", _eval_story_folders(), ids=lambda p: "bundled" if p == SEEDS else p.parent.name)
+def test_evaluated_stories_keep_every_piece_of_evidence(folder):
+    """The build-size thresholds (word pairs, phrases, samples) only touch stories far larger than any evaluated one."""
+    story = Story.from_folder(folder)
+    index, evidence = story.engine.index, story.engine.ranker.evidence_
+    n = index.size
+    assert index.space_.analyzer.bigrams and any(" " in t for t in index.vocabulary_)
+    assert evidence.phrase_space_ is not None and evidence.char_space_ is not None and evidence.lowercase_ is not None
+    assert evidence.lsa_terms_ is None  # factorised whole, every term kept
+    assert n <= min(evidence_mod.CHAR_SAMPLE, evidence_mod.LATENT_SAMPLE, evidence_mod.LOWERCASE_SAMPLE)
