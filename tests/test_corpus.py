@@ -12,7 +12,8 @@ import pytest
 from bot.core import corpus as corpus_mod
 from bot.core.corpus import MAX_PASSAGE_CHARS, CorpusError, read_folder
 from bot.core.story import Story, build_passages
-from bot.core.text import normalise
+from bot.core.boilerplate import TERMINAL
+from bot.core.text import clean, normalise
 
 from helpers import SEEDS, STORIES, file_units, squash
 
@@ -444,3 +445,57 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path):
     (tmp_path / "file.txt").write_text(GOOD)
     with pytest.raises(CorpusError, match="not a folder"):
         read_folder(tmp_path / "file.txt")
+
+
+def _reference_units(text: str) -> list[tuple[int, int, str, str, int]]:
+    """The reader's text units made the plain way: each line cleaned alone, each unit normalised alone."""
+    lines = [clean(raw.replace("\t", " ")) for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    out, block = [], []
+
+    def flush():
+        texts = [t for _, t in block]
+        wrapped = (len(texts) > 1 and all(len(t) >= 40 and not TERMINAL.search(t) for t in texts[:-1])
+                   and not any(corpus_mod._URL_ONLY.match(t) or corpus_mod._DATE_ONLY.match(t) for t in texts)
+                   and not any(corpus_mod.DATED_ENTRY.match(t) for t in texts[1:]))
+        parts = [(block[0][0], " ".join(texts))] if wrapped else block[:]
+        for line_no, t in parts:
+            out.append((len(out) + 1, line_no, t, normalise(t), len(t.split())))
+        block.clear()
+
+    for i, line in enumerate(lines, start=1):
+        if line:
+            block.append((i, line))
+        elif block:
+            flush()
+    if block:
+        flush()
+    return out
+
+
+def _all_seed_files() -> list[Path]:
+    found = sorted(SEEDS.glob("*.txt"))
+    for story in _story_dirs():
+        found += sorted((story / "seeds").glob("*.txt"))
+    return found + sorted((Path(__file__).parent / "data" / "scraped").glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", _all_seed_files(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_units_equal_the_line_by_line_reading(path: Path) -> None:
+    """The file is cleaned in whole-text passes and each unit normalised once: the same units, keys and
+    word counts as cleaning and normalising line by line."""
+    raw = path.read_text(encoding="utf-8-sig")
+    got = [(u.number, u.line, u.text, u.key, u.words) for u in corpus_mod._units(raw)]
+    assert got == _reference_units(raw)
+
+
+_ODD = ["\t", "\u00a0", "\u200b", "\u00ad", "\x1c", "\x85", "\u2019", "\u201c", "e\u0301", "\u0301", "\r\n", "\r",
+        "\n", "\n\n", " ", ".", "Said.", "http://x.y/z", "March 4: the vote goes ahead today", "(www.x.com)",
+        "CAF\u00c9", "A long enough line of wrapped prose that goes on without a stop", "\ud800"]
+
+
+def test_units_equal_the_line_by_line_reading_on_odd_text() -> None:
+    rng = random.Random(7)
+    for _ in range(400):
+        raw = "".join(rng.choice(_ODD) for _ in range(rng.randrange(1, 30)))
+        got = [(u.number, u.line, u.text, u.key, u.words) for u in corpus_mod._units(raw)]
+        assert got == _reference_units(raw), repr(raw)

@@ -209,7 +209,7 @@ def _fitted_state(story: Story) -> dict[str, object]:
     evidence = ranker.evidence_
     state: dict[str, object] = {
         "vocabulary": len(index.vocabulary_), "idf": index.idf_.copy(), "nnz": index.matrix_.nnz,
-        "families": dict(ranker.family_), "affixes": len(ranker.affixes_),
+        "family_words": list(ranker.families_.words_), "family_columns": ranker.families_.columns_.copy(),
     }
     if evidence.passages_ is not None:
         state["sentences"] = len(evidence.passages_.sentences)

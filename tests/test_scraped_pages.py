@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.boilerplate import judge, reporting_shape
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.boilerplate import TERMINAL, ends_sentence, judge, reporting_shape
 from bot.core.check import check_folder
 from bot.core.corpus import read_folder
 from bot.core.story import Story
@@ -265,3 +268,11 @@ def test_a_quote_one_article_gives_alone_and_another_inside_a_paragraph_is_shown
     # A passage holding only a short phrase of another is no copy of it.
     assert not any(h.also for h in story.ask("What did the harbour master say?").hits
                    if "harbour master" in h.passage.text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=8), st.sampled_from(
+    [".", "!", "?", ":", ";", "\u2026", "'", '"', "\u2019", "\u201d", ")", "]", "\n", " ", "a"])), max_size=12).map("".join))
+def test_ends_sentence_is_the_terminal_pattern(text: str) -> None:
+    """The sentence-end test reads the end of the line; the pattern it replaces scanned all of it."""
+    assert ends_sentence(text) == bool(TERMINAL.search(text))

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.text import STOP_WORDS, analyse, fold, match_spans, normalise, sentences, stem, words
+import re
+
+from bot.core.text import STOP_WORDS, analyse, clean, clean_lines, fold, match_spans, normalise, sentences, stem, words
 
 # --- normalise: the evaluation's matching form ---------------------------------
 
@@ -254,3 +256,29 @@ def test_normalise_and_fold_are_idempotent_and_safe(text: str) -> None:
     assert words(fold(text)) == words(text)
     n.encode("utf-8")  # lone surrogates never survive
     assert all(w and w == w.lower() for w in words(text))
+
+
+# --- cleaning a whole file at once -----------------------------------------------
+
+_SOME_LINES = st.lists(st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["\t", " ", "\u00a0", "\u2028", "\x1c", "\x0b", "\x85", "\u200b", "\u00ad", "\ufeff",
+                     "e\u0301", "\u0301", "\u1100\u1161", "\u1161", "\ud800", "\x00", "\x7f", "caf\u00e9"])),
+    max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SOME_LINES)
+def test_clean_lines_is_clean_of_every_line(text: str) -> None:
+    """The reader cleans a file in whole-text passes: the same lines as cleaning each line alone."""
+    assert clean_lines(text) == [clean(line) for line in text.split("\n")]
+
+
+def test_joining_words_is_collapsing_whitespace_runs() -> None:
+    """clean joins str.split()'s words where it used to substitute every run of \\s+: the same
+    characters count as whitespace for both (every code point checked)."""
+    space = re.compile(r"\s+")
+    for code in range(0x110000):
+        c = chr(code)
+        text = f" a{c}{c}b{c}"
+        assert " ".join(text.split()) == space.sub(" ", text).strip(), hex(code)

@@ -24,6 +24,22 @@ from .text import PAST_FORMS
 
 URL_ONLY = re.compile(r"^<?(https?://|www\.)\S+>?$", re.I)
 TERMINAL = re.compile(r"[.!?:;\u2026]['\"\u2019\u201d)\]]*$|['\"\u2019\u201d]$")
+_CLOSERS = "'\"\u2019\u201d)]"
+
+
+def ends_sentence(text: str) -> bool:
+    """``bool(TERMINAL.search(text))``, read off the end of the text instead of trying every position."""
+    if text.endswith("\n"):  # '$' also matches before a final newline
+        if _ends_sentence(text[:-1]):
+            return True
+    return _ends_sentence(text)
+
+
+def _ends_sentence(text: str) -> bool:
+    if text[-1:] in ("'", '"', "\u2019", "\u201d"):
+        return True
+    bare = text.rstrip(_CLOSERS)
+    return bare[-1:] in (".", "!", "?", ":", ";", "\u2026")
 CREDIT = re.compile(
     r"\u00a9|\b(?:photo|image|picture|credit|photograph)s?\s*(?:by)?\s*:|getty images|shutterstock"
     r"|\ball rights reserved\b|\bcontributed (?:reporting )?to this (?:report|story|article)\b",
@@ -157,17 +173,18 @@ def contact_promo(text: str, words: int) -> bool:
     return bool(_HANDLE.search(text) or _EMAIL.search(text)) and words <= 6
 
 
-def judge(text: str, *, shared: bool = False, near_end: bool = False) -> Verdict:
+def judge(text: str, *, shared: bool = False, near_end: bool = False, words: int | None = None) -> Verdict:
     """Classify one body line (see the module docstring). ``shared``: other files repeat it;
-    ``near_end``: it is among the file's last lines, where author bios sit."""
-    words = len(text.split())
+    ``near_end``: it is among the file's last lines, where author bios sit; ``words``: its
+    word count (``len(text.split())``), when the caller has it."""
+    words = len(text.split()) if words is None else words
     if URL_ONLY.match(text):
         return Verdict("link-only line")
     if words < 40 and contact_promo(text, words):
         return Verdict("author contact or social promo: a call to action with a handle, address or platform")
     if words < 40 and CREDIT.search(text):  # the word count first: a long paragraph skips the search
         return Verdict("photo caption, credit or copyright line")
-    final_stop = bool(TERMINAL.search(text))
+    final_stop = ends_sentence(text)
     saved: list[str] = []  # the weaker rules a reporting shape overrode
     shape: str | None = None
     if words < 40 and PROMO.search(text):

@@ -25,10 +25,10 @@ from urllib.parse import urlparse
 
 from .boilerplate import CREDIT as _CREDIT
 from .boilerplate import DATED_ENTRY, judge
-from .boilerplate import TERMINAL as _TERMINAL
+from .boilerplate import ends_sentence
 from .boilerplate import URL_ONLY as _URL_ONLY
 from .models import Article
-from .text import clean, normalise, sentences
+from .text import clean_lines, normalise, sentences
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class _Unit:
     number: int  # 1-based paragraph number in the file
     line: int  # 1-based line where it starts
     text: str
+    key: str  # normalise(text): computed once, read by the shared-lines count and the parse
+    words: int  # len(text.split())
 
 
 # --- reading bytes -----------------------------------------------------------
@@ -152,7 +154,6 @@ def _units(text: str) -> list[_Unit]:
     don't end sentences); otherwise each line is its own unit, so files with a
     paragraph per line and no blank lines still get one number per paragraph.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     units: list[_Unit] = []
     block: list[tuple[int, str]] = []
 
@@ -161,18 +162,18 @@ def _units(text: str) -> list[_Unit]:
             return
         texts = [t for _, t in block]
         # A URL or date line is metadata on its own line, never part of wrapped prose.
-        wrapped = (len(texts) > 1 and all(len(t) >= 40 and not _TERMINAL.search(t) for t in texts[:-1])
+        wrapped = (len(texts) > 1 and all(len(t) >= 40 and not ends_sentence(t) for t in texts[:-1])
                    and not any(_URL_ONLY.match(t) or _DATE_ONLY.match(t) for t in texts)
                    and not any(DATED_ENTRY.match(t) for t in texts[1:]))  # timeline entries, one a line
         if wrapped:
-            units.append(_Unit(len(units) + 1, block[0][0], " ".join(texts)))
+            joined = " ".join(texts)
+            units.append(_Unit(len(units) + 1, block[0][0], joined, _key(joined), joined.count(" ") + 1))
         else:
             for line_no, t in block:
-                units.append(_Unit(len(units) + 1, line_no, t))
+                units.append(_Unit(len(units) + 1, line_no, t, _key(t), t.count(" ") + 1))
         block.clear()
 
-    for i, raw in enumerate(lines, start=1):
-        line = clean(raw.replace("\t", " "))
+    for i, line in enumerate(clean_lines(text.replace("\r\n", "\n").replace("\r", "\n")), start=1):
         if line:
             block.append((i, line))
         else:
@@ -181,14 +182,25 @@ def _units(text: str) -> list[_Unit]:
     return units
 
 
-def _word_count(text: str) -> int:
-    return len(text.split())
+def _key(line: str) -> str:
+    """``normalise(line)`` of a cleaned line: an ASCII one is already clean, so its lower case is the key."""
+    return line.lower() if line.isascii() else normalise(line)
 
 
 def _tidy(text: str) -> str:
     """Remove inline link references and a trailing title-case fragment (logo text)."""
-    text = _INLINE_LINK.sub("", text)
-    return _TRAILING_FRAGMENT.sub(r"\1", text).strip()
+    if "(" in text:  # the pattern needs one; most paragraphs have none and skip the scan
+        text = _INLINE_LINK.sub("", text)
+    if _may_end_in_fragment(text):
+        text = _TRAILING_FRAGMENT.sub(r"\1", text)
+    return text.strip()
+
+
+def _may_end_in_fragment(text: str) -> bool:
+    """Whether ``text`` ends as a trailing fragment must (a word character, '&', an apostrophe or a
+    hyphen, then only spaces): a paragraph ending in its full stop skips the pattern's scan."""
+    last = text.rstrip()[-1:]
+    return bool(last) and (last.isalnum() or last in "_&'-")
 
 
 def _split_long(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
@@ -256,27 +268,27 @@ def parse_article(text: str, key: str, number: int, shared_lines: frozenset[str]
                 dropped.append(t)
                 why.append("list-like line before the headline")
                 continue
-            if _word_count(t) <= 10 and (m := _BYLINE.match(t)):  # count first: bounds the regex's work
+            if unit.words <= 10 and (m := _BYLINE.match(t)):  # count first: bounds the regex's work
                 byline = byline or m.group("name").strip()
                 continue
             if title is None:
-                if _word_count(t) >= 2 and len(t) <= MAX_HEADLINE_CHARS and not _CREDIT.search(t):
+                if unit.words >= 2 and len(t) <= MAX_HEADLINE_CHARS and not _CREDIT.search(t):
                     title = t
                     continue
-                if _word_count(t) < 2:  # a section label such as "News" above the headline
+                if unit.words < 2:  # a section label such as "News" above the headline
                     dropped.append(t)
                     why.append("one-word label before the headline")
                     continue
-        t_key = normalise(t)
+        t_key = unit.key
         if title is not None:
             title_key = normalise(title) if title_key is None else title_key
             if t_key == title_key:
                 continue  # the headline repeated
-        if _word_count(t) <= 10 and (m := _BYLINE.match(t)):
+        if unit.words <= 10 and (m := _BYLINE.match(t)):
             byline = byline or m.group("name").strip()
             continue
         near_end = index >= len(units) - 3
-        verdict = judge(t, shared=t_key in shared_lines, near_end=near_end)
+        verdict = judge(t, shared=t_key in shared_lines, near_end=near_end, words=unit.words)
         if verdict.dropped:
             dropped.append(t)
             why.append(verdict.dropped)
@@ -339,7 +351,7 @@ def _shared_lines(texts: dict[str, str], units: dict[str, list[_Unit]] | None = 
     (the same wire story saved twice), not a page of furniture: it gets none,
     so its paragraphs are kept and the answer's de-duplication handles the copy.
     """
-    per_file = {key: {normalise(u.text) for u in (units[key] if units else _units(text))} for key, text in texts.items()}
+    per_file = {key: {u.key for u in (units[key] if units else _units(text))} for key, text in texts.items()}
     counts: Counter[str] = Counter()
     for lines in per_file.values():
         counts.update(lines)

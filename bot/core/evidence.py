@@ -93,7 +93,7 @@ class EvidenceModel:
         p = self.params
         n = len(texts)
         rich = n <= p.rich_limit
-        self.lowercase_ = lowercase_words(texts) if rich else None
+        self.lowercase_ = lowercase_words(_sample(texts, LOWERCASE_SAMPLE)) if rich else None
         self.char_space_ = TfidfSpace(CharAnalyzer(p.char_ngrams)).fit(_sample(texts, CHAR_SAMPLE)) if rich else None
         use_phrase = n <= p.phrase_limit and p.phrases
         self.phrase_space_ = TfidfSpace(PhraseAnalyzer(p.phrase_ngrams)).fit(texts) if use_phrase else None
@@ -269,10 +269,16 @@ class Candidates:
         return out
 
 
-CHAR_SAMPLE = 10_000
+CHAR_SAMPLE = 2_000
 """Above this many passages the character n-grams' idf is read off this many, drawn at random (seeded):
 an n-gram's share of passages is the same in a sample, and counting every passage's n-grams took most of a
-100k-passage build. An n-gram the sample never shows weighs as one seen once. Smaller stories count all."""
+100k-passage build (3 s of a 10k one with a sample of 10,000). An n-gram the sample never shows weighs as one
+seen once. Smaller stories (every evaluated one) count all."""
+
+LOWERCASE_SAMPLE = 20_000
+"""Above this many passages the words written in lower case are read off this many, drawn at random
+(seeded): a word written in lower case at all is written so often, and scanning every passage took 2.5 s of
+a 100k-passage build."""
 
 
 def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
@@ -283,7 +289,7 @@ def _sample(texts: Sequence[str], size: int) -> Sequence[str]:
     return [texts[int(i)] for i in picked]
 
 
-LATENT_SAMPLE = 5_000
+LATENT_SAMPLE = 2_000
 """Above this many passages the latent space is fitted on this many, drawn at random (seeded): its
 components are the words that keep company, which a sample shows as well as the whole (the factorisation
 of every passage took most of a 100k-passage build). The eval stories are far smaller: factorised whole."""
@@ -294,8 +300,9 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     """The term components (``n_comp`` x terms) of a latent space fitted on the passages.
 
     A story of a few hundred passages is factorised exactly (dense SVD takes
-    milliseconds); larger ones with scikit-learn's randomized TruncatedSVD,
-    whose set-up costs more than the whole factorisation of a small story.
+    milliseconds); larger ones by a randomized factorisation
+    (:func:`_randomized_components`), whose set-up costs more than the whole
+    factorisation of a small story.
     Above ``LATENT_SAMPLE`` passages, the space is fitted on a seeded sample.
     In that factorisation only words (``unigram``: the columns that are
     words, not pairs) found in two passages or more have components (the
@@ -305,8 +312,6 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     if matrix.shape[0] * matrix.shape[1] <= 20_000_000:
         _, _, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
         return np.ascontiguousarray(vt[:n_comp], dtype=np.float32), None
-    from sklearn.decomposition import TruncatedSVD  # build time only, large stories
-
     if matrix.shape[0] > LATENT_SAMPLE:  # the term components of a large story, from a seeded sample of it
         sample = np.sort(np.random.default_rng(0).choice(matrix.shape[0], LATENT_SAMPLE, replace=False))
         matrix = sparse.csr_matrix(matrix[sample])
@@ -323,9 +328,35 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     n_comp = min(n_comp, matrix.shape[1] - 1, matrix.shape[0] - 1)
     if n_comp < 2:
         return None, None
-    svd = TruncatedSVD(n_components=n_comp, random_state=0)
-    svd.fit(matrix)
-    return svd.components_.astype(np.float32), position
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn; small, imports nothing heavy
+
+    # One BLAS thread: the factorisation's products are small, and on a busy machine (or beside
+    # another build) BLAS threads waiting for a core made it 2-7 times slower than one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _randomized_components(matrix, n_comp), position
+
+
+def _randomized_components(matrix: sparse.csr_matrix, n_comp: int, n_iter: int = 5, oversample: int = 10,
+                           seed: int = 0) -> np.ndarray:
+    """The ``n_comp`` leading right singular vectors of ``matrix`` (``n_comp`` x columns, float32).
+
+    The randomized range finder with power iterations of Halko, Martinsson and
+    Tropp (2011), as scikit-learn's ``TruncatedSVD`` runs it (5 iterations, 10
+    extra directions), seeded; each
+    vector's largest entry positive, as ``TruncatedSVD`` signs them. In numpy:
+    importing scikit-learn took longer than this factorisation of a 2,000-passage sample.
+    """
+    rng = np.random.default_rng(seed)
+    k = min(n_comp + oversample, min(matrix.shape))
+    transposed = sparse.csr_matrix(matrix.T)
+    q, _ = np.linalg.qr(matrix @ rng.standard_normal((matrix.shape[1], k)))
+    for _ in range(n_iter):  # re-orthonormalised on the passages' side only: the smaller one after sampling
+        q, _ = np.linalg.qr(matrix @ (transposed @ q))
+    _, _, vt = np.linalg.svd((transposed @ q).T, full_matrices=False)
+    vt = vt[:n_comp]
+    signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])
+    signs[signs == 0] = 1.0
+    return np.ascontiguousarray(vt * signs[:, None], dtype=np.float32)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

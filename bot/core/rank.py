@@ -30,7 +30,7 @@ import numpy as np
 from scipy import sparse
 
 from .continuation import previous_in_article
-from .families import cuts, word_families
+from .families import WordFamilies
 from .evidence import Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
 from .index import PassageIndex
@@ -85,9 +85,10 @@ class RankParams:
     rich_limit: int = 200_000
     """Above this many passages, only the word, sentence-free and headline evidence is used:
     character and latent matrices would cost gigabytes and minutes on an archive."""
-    phrase_limit: int = 20_000
+    phrase_limit: int = 5_000
     """Above this many passages, no phrase evidence: nearly every phrase of a large archive is
-    new, so its vocabulary grows with the text (the index's bigrams stop at the same size)."""
+    new, so its vocabulary grows with the text (840k phrases at 10,000 passages, 3 s of the
+    build and most of the cache); the index's bigrams stop at the same size."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,9 @@ class Ranker:
 
     ``build`` keeps what every question needs: ``texts_`` and ``titles_``
     (each passage's text and headline, read from the articles: no copy),
-    ``evidence_`` (the story-wide weights of :class:`EvidenceModel`),
-    ``family_`` (word families in the vocabulary, by column) and ``affixes_``
-    (the same families keyed by the cut forms, for question words the story
-    never uses). Sentences, their vectors and shapes, character n-grams,
+    ``evidence_`` (the story-wide weights of :class:`EvidenceModel`) and
+    ``families_`` (the vocabulary's words, sorted for looking up a question
+    word's family, :class:`~bot.core.families.WordFamilies`; None when off). Sentences, their vectors and shapes, character n-grams,
     phrases and latent coordinates are computed for the candidates of each
     question (:mod:`bot.core.evidence`).
     """
@@ -124,7 +124,7 @@ class Ranker:
         self.titles_ = titles
         self.evidence_ = EvidenceModel(p).fit(index, passages, titles)
         rich = len(passages) <= p.rich_limit
-        self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
+        self.families_ = WordFamilies(index.vocabulary_) if p.family_weight > 0 and rich else None
         return self
 
     def candidates(self, index: PassageIndex, rows: np.ndarray) -> Candidates:
@@ -133,18 +133,8 @@ class Ranker:
 
     def family_of(self, index: PassageIndex, term: str) -> tuple[int, ...]:
         """Columns of the story's words in the family of ``term`` (a stem), known to the story or not."""
-        col = index.vocabulary_.get(term)
-        if col is not None:
-            return self.__dict__.get("family_", {}).get(col, ())
-        affixes = self.__dict__.get("affixes_") or {}
-        if not affixes or len(term) < 5 or not term.isalpha():
-            return ()
-        found = set(affixes.get(term, ()))
-        for part in cuts(term):
-            rel = index.vocabulary_.get(part)
-            if rel is not None and len(part) >= 5:
-                found.add(rel)
-        return tuple(sorted(found))
+        families = self.__dict__.get("families_")
+        return families.of_term(term) if families is not None else ()
 
     def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "") -> sparse.csr_matrix:
         """The query with each word's family members added at ``family_weight`` (renormalised).
@@ -154,13 +144,14 @@ class Ranker:
         too: 'prison' asked of a story that only says 'imprisoned'.
         """
         w = self.params.family_weight
-        if w <= 0 or not self.__dict__.get("family_"):
+        families = self.__dict__.get("families_")
+        if w <= 0 or not families:
             return query
         weights = dict(zip(query.indices.tolist(), query.data.tolist()))
         idf = index.idf_
         added: dict[int, float] = {}
         for col, value in weights.items():
-            for rel in self.family_.get(col, ()):
+            for rel in families.of_column(col):
                 if rel not in weights:
                     added[rel] = max(added.get(rel, 0.0), w * value * float(idf[rel] / idf[col]))
         unknown = [t for t in analyse(text) if t not in index.vocabulary_] if text else []
@@ -318,12 +309,12 @@ class Ranker:
             return np.zeros(present.shape[0])
         idf = index.idf_
         pos = {c: i for i, c in enumerate(cols.tolist())}
-        family = self.__dict__.get("family_") or {}
+        families = self.__dict__.get("families_")
         w = self.params.family_weight
         hits: dict[int, np.ndarray] = {}
         for c in asked.tolist():
             hit = present[:, pos[c]].astype(np.float64)
-            for rel in family.get(c, ()):
+            for rel in (families.of_column(c) if families else ()):
                 if rel in pos:
                     hit = np.maximum(hit, w * present[:, pos[rel]])
             hits[c] = hit
