@@ -251,25 +251,6 @@ def test_lowercase_words_in_blocks_equal_a_scan_of_each_text(texts):
     assert lowercase_words(texts, chunk=3) == frozenset(w for t in texts for w in _LOWER_WORD.findall(t))
 
 
-def test_randomized_components_span_the_leading_singular_vectors():
-    """The randomized factorisation of a large story finds the leading right singular vectors the exact
-    SVD gives (up to sign), on a matrix with a clear low-rank structure plus noise."""
-    from scipy import sparse
-
-    rng = np.random.default_rng(5)
-    topics = rng.random((6, 900)) * (rng.random((6, 900)) < 0.05)
-    mix = rng.random((700, 6)) * (rng.random((700, 6)) < 0.5)
-    dense = mix @ topics + 0.01 * rng.random((700, 900)) * (rng.random((700, 900)) < 0.01)
-    matrix = sparse.csr_matrix(dense.astype(np.float32))
-    got = evidence_mod._randomized_components(matrix, 6)
-    _, _, vt = np.linalg.svd(dense, full_matrices=False)
-    assert got.shape == (6, 900) and got.dtype == np.float32
-    for i in range(6):
-        assert abs(float(np.dot(got[i], vt[i]))) > 0.99, i
-        assert got[i][np.argmax(np.abs(got[i]))] > 0  # signed like TruncatedSVD's components
-    assert np.array_equal(got, evidence_mod._randomized_components(matrix, 6))  # seeded
-
-
 def _eval_story_folders() -> list:
     from helpers import SHARED_EVAL
     found = [SEEDS]

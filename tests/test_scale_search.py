@@ -267,16 +267,3 @@ def test_bm25_read_back_from_the_weights_equals_bm25_from_the_counts(corpus):
         cols = np.arange(len(built.vocabulary_))
         got = built.bm25_impacts(rows, cols).toarray()
         assert np.array_equal(got, reference.toarray())
-
-
-def test_weighing_a_million_weights_at_a_time_changes_nothing(corpus):
-    """weigh_rows bounds its float64 helpers by weighing rows in chunks: any chunk size, the same bits."""
-    from bot.core.vectorize import weigh_rows
-
-    counts = _WordCounter(WordAnalyzer(False)).count(corpus[:300])
-    idf = np.random.default_rng(1).uniform(1, 5, counts.shape[1]).astype(np.float32)
-    whole = weigh_rows(counts.copy(), idf, True)
-    for chunk in (1, 7, 500):
-        pieces = weigh_rows(counts.copy(), idf, True, chunk=chunk)
-        assert np.array_equal(pieces.data, whole.data) and np.array_equal(pieces.indices, whole.indices)
-    assert np.allclose(np.asarray(whole.multiply(whole).sum(axis=1)).ravel()[np.diff(whole.indptr) > 0], 1.0, atol=1e-5)

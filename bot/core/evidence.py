@@ -300,9 +300,8 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     """The term components (``n_comp`` x terms) of a latent space fitted on the passages.
 
     A story of a few hundred passages is factorised exactly (dense SVD takes
-    milliseconds); larger ones by a randomized factorisation
-    (:func:`_randomized_components`), whose set-up costs more than the whole
-    factorisation of a small story.
+    milliseconds); larger ones with scikit-learn's randomized TruncatedSVD,
+    whose set-up costs more than the whole factorisation of a small story.
     Above ``LATENT_SAMPLE`` passages, the space is fitted on a seeded sample.
     In that factorisation only words (``unigram``: the columns that are
     words, not pairs) found in two passages or more have components (the
@@ -312,6 +311,8 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     if matrix.shape[0] * matrix.shape[1] <= 20_000_000:
         _, _, vt = np.linalg.svd(matrix.toarray().astype(np.float64), full_matrices=False)
         return np.ascontiguousarray(vt[:n_comp], dtype=np.float32), None
+    from sklearn.decomposition import TruncatedSVD  # build time only, large stories
+
     if matrix.shape[0] > LATENT_SAMPLE:  # the term components of a large story, from a seeded sample of it
         sample = np.sort(np.random.default_rng(0).choice(matrix.shape[0], LATENT_SAMPLE, replace=False))
         matrix = sparse.csr_matrix(matrix[sample])
@@ -328,35 +329,14 @@ def _latent_components(matrix: sparse.csr_matrix, n_comp: int, unigram: np.ndarr
     n_comp = min(n_comp, matrix.shape[1] - 1, matrix.shape[0] - 1)
     if n_comp < 2:
         return None, None
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn; small, imports nothing heavy
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
+    svd = TruncatedSVD(n_components=n_comp, random_state=0)
     # One BLAS thread: the factorisation's products are small, and on a busy machine (or beside
     # another build) BLAS threads waiting for a core made it 2-7 times slower than one thread.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _randomized_components(matrix, n_comp), position
-
-
-def _randomized_components(matrix: sparse.csr_matrix, n_comp: int, n_iter: int = 5, oversample: int = 10,
-                           seed: int = 0) -> np.ndarray:
-    """The ``n_comp`` leading right singular vectors of ``matrix`` (``n_comp`` x columns, float32).
-
-    The randomized range finder with power iterations of Halko, Martinsson and
-    Tropp (2011), as scikit-learn's ``TruncatedSVD`` runs it (5 iterations, 10
-    extra directions), seeded; each
-    vector's largest entry positive, as ``TruncatedSVD`` signs them. In numpy:
-    importing scikit-learn took longer than this factorisation of a 2,000-passage sample.
-    """
-    rng = np.random.default_rng(seed)
-    k = min(n_comp + oversample, min(matrix.shape))
-    transposed = sparse.csr_matrix(matrix.T)
-    q, _ = np.linalg.qr(matrix @ rng.standard_normal((matrix.shape[1], k)))
-    for _ in range(n_iter):  # re-orthonormalised on the passages' side only: the smaller one after sampling
-        q, _ = np.linalg.qr(matrix @ (transposed @ q))
-    _, _, vt = np.linalg.svd((transposed @ q).T, full_matrices=False)
-    vt = vt[:n_comp]
-    signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])
-    signs[signs == 0] = 1.0
-    return np.ascontiguousarray(vt * signs[:, None], dtype=np.float32)
+        svd.fit(matrix)
+    return svd.components_.astype(np.float32), position
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

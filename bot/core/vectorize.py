@@ -237,32 +237,19 @@ def smooth_idf(df: np.ndarray, n: int) -> np.ndarray:
     return idf
 
 
-def weigh_rows(counts: sparse.csr_matrix, idf: np.ndarray, sublinear_tf: bool, chunk: int = 1 << 20
-               ) -> sparse.csr_matrix:
-    """Term counts to L2-normalised TF-IDF rows, in place, as scikit-learn's ``TfidfTransformer`` does.
-
-    To the bit: each weight squared in float32, the squares summed in float64 row by row in
-    order, the weights divided in float64 and stored in float32 (tests/test_scale_search.py
-    compares the index's weights with ``TfidfVectorizer``'s). A million weights at a time, so
-    the float64 helpers stay small however large the matrix.
-    """
-    data, indptr, n = counts.data, counts.indptr, counts.shape[0]
+def weigh_rows(counts: sparse.csr_matrix, idf: np.ndarray, sublinear_tf: bool) -> sparse.csr_matrix:
+    """Term counts to L2-normalised TF-IDF rows, in place, as scikit-learn's ``TfidfTransformer`` does."""
+    data = counts.data
     if sublinear_tf:
         np.log(data, out=data)
         data += 1.0
-    r0 = 0
-    while r0 < n:
-        r1 = min(n, max(r0 + 1, int(np.searchsorted(indptr, indptr[r0] + chunk, side="right")) - 1))
-        a, b = int(indptr[r0]), int(indptr[r1])
-        part = data[a:b]
-        part *= idf[counts.indices[a:b]]
-        lengths = np.diff(indptr[r0:r1 + 1])
-        sums = np.zeros(r1 - r0)
-        np.add.at(sums, np.repeat(np.arange(r1 - r0), lengths), (part * part).astype(np.float64))
-        norms = np.sqrt(sums)
-        norms[norms == 0] = 1.0
-        part[:] = part / np.repeat(norms, lengths)  # divided in float64, stored in float32
-        r0 = r1
+    data *= idf[counts.indices]
+    squares = data.astype(np.float64) ** 2
+    sums = np.zeros(counts.shape[0])
+    np.add.at(sums, np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr)), squares)
+    norms = np.sqrt(sums)
+    norms[norms == 0] = 1.0
+    data[:] = data / np.repeat(norms, np.diff(counts.indptr))  # divided in float64, stored in float32
     return counts
 
 
@@ -509,6 +496,8 @@ class TfidfSpace:
         without analysing the texts again. Needs a :class:`WordAnalyzer`;
         ``progress(done, total)`` is called as texts are counted.
         """
+        from sklearn.feature_extraction.text import TfidfTransformer  # build time only
+
         counter = _WordCounter(self.analyzer)
         counts = counter.count(texts, progress)
         vocabulary = counter.vocabulary
@@ -522,23 +511,23 @@ class TfidfSpace:
             len(terms), dtype=counts.indices.dtype)
         counts.indices = renumber[counts.indices]
         counts, terms = _prune(counts, terms, self.min_df, self.max_df)
-        # TfidfTransformer's fit and transform, in numpy: importing scikit-learn cost more than the weighing.
+        self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
         self.vocabulary_ = {t: i for i, t in enumerate(terms)}
-        self.idf_ = smooth_idf(np.bincount(counts.indices, minlength=len(terms)), counts.shape[0])
+        self.idf_ = self._weigher.idf_.astype(np.float32)
         bulk = _WordCounter(self.analyzer, self.vocabulary_)
         bulk.word_terms = counter.word_terms  # terms do not depend on the vocabulary
         if counter.word_ids:  # (empty with word pairs: their terms are looked up by text)
             final = {vocabulary[t]: i for i, t in enumerate(terms)}  # first-pass id -> column
             bulk.word_ids = {w: final.get(i, -1) for w, i in counter.word_ids.items()}
         self._transform = lambda texts: _distinct_rows(
-            texts, lambda unique: weigh_rows(bulk.count(unique), self.idf_, self.sublinear_tf))
+            texts, lambda unique: sparse.csr_matrix(self._weigher.transform(bulk.count(unique), copy=False)))
         return counts
 
     def weigh(self, counts: sparse.csr_matrix, copy: bool = True) -> sparse.csr_matrix:
         """TF-IDF rows from ``fit_counts``'s counts (in place when ``copy`` is False)."""
         if counts.shape[1] == 0:
             return counts.copy() if copy else counts
-        return weigh_rows(counts.copy() if copy else counts, self.idf_, self.sublinear_tf)
+        return sparse.csr_matrix(self._weigher.transform(counts, copy=copy))
 
     def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Raw term counts in this space's vocabulary (for BM25)."""
