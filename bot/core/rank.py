@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,21 @@ class Scored:
     share: float = 0.0  # softmax of the fused scores over all candidates: the fusion's own P(this one answers)
 
 
+@dataclass(frozen=True, eq=False)
+class Asked:
+    """One question as the ranker reads it: worked out once per question (:meth:`Ranker.reading`),
+    then shared by the ranking, the answering sentence and the answer's evidence."""
+
+    text: str
+    query: sparse.csr_matrix  # the question's vector with its word families added (see Ranker.expand)
+    asked: np.ndarray  # columns of the words asked for, before family expansion (unigrams only)
+    total: float  # idf mass of the question's information: its known words, and its unknown ones as words seen once
+    terms: tuple[str, ...]  # the question's distinct analysed terms, sorted
+    words: frozenset[str]  # the question's plain words (answer shapes already in the question do not answer it)
+    kind: int | None  # the shape of answer asked for (shapes.answer_kind), None when anything or shapes are off
+    groups: tuple[tuple[int, ...], ...]  # columns of each multi-word name in the question (see name_groups)
+
+
 class Ranker:
     """Evidence beyond the word cosine, for the index's candidates.
 
@@ -146,7 +161,8 @@ class Ranker:
                 found.add(rel)
         return tuple(sorted(found))
 
-    def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "") -> sparse.csr_matrix:
+    def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "",
+               terms: Sequence[str] | None = None) -> sparse.csr_matrix:
         """The query with each word's family members added at ``family_weight`` (renormalised).
 
         A member gets the weight it would have had in the question, scaled
@@ -163,7 +179,9 @@ class Ranker:
             for rel in self.family_.get(col, ()):
                 if rel not in weights:
                     added[rel] = max(added.get(rel, 0.0), w * value * float(idf[rel] / idf[col]))
-        unknown = [t for t in analyse(text) if t not in index.vocabulary_] if text else []
+        if terms is None:
+            terms = analyse(text) if text else ()
+        unknown = [t for t in terms if t not in index.vocabulary_]
         if unknown:
             # The question's raw tf-idf norm, read off any known term (value = idf / norm for tf 1).
             scale = next((v / float(idf[c]) for c, v in weights.items() if index.unigram_[c]), 1.0)
@@ -179,19 +197,45 @@ class Ranker:
         data /= max(float(np.linalg.norm(data)), 1e-12)
         return sparse.csr_matrix((data, cols, np.asarray([0, cols.size])), shape=query.shape)
 
+    def reading(self, index: PassageIndex, query: sparse.csr_matrix, text: str, *, expand: bool = True) -> Asked:
+        """The question as every later step needs it, computed once (see :class:`Asked`).
+
+        ``expand``: add the word families to ``query`` (False: ``query`` is used as given).
+        """
+        terms = tuple(sorted(set(analyse(text)))) if text else ()
+        asked = query.indices[index.unigram_[query.indices]]
+        vocab = index.vocabulary_
+        unknown = sum(t not in vocab for t in terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
+        return Asked(
+            text=text,
+            query=self.expand(index, query, text, terms) if expand else query,
+            asked=asked,
+            total=float(index.idf_[asked].sum()) + unknown,
+            terms=terms,
+            words=frozenset(words(text)),
+            kind=answer_kind(text) if self.evidence_.shapes else None,
+            groups=tuple(name_groups(text, vocab)) if self.params.name_parts else (),
+        )
+
     def candidate_evidence(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
                            k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The candidate rows for a question and every piece of their evidence (see :meth:`features`), unfused."""
+        return self.evidence_for(index, self.reading(index, query, text), k)
+
+    def evidence_for(self, index: PassageIndex, asked: Asked, k: int,
+                     needed: frozenset[str] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The candidate rows for a question and their evidence (see :meth:`features`), unfused.
 
         Every passage of a small story (``all_candidates``), else the index's
         best ``candidates``; no rows when the question has no known word.
+        ``needed``: the evidence to compute (None: all of it).
         """
         p = self.params
-        asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query, text)
+        query = asked.query
         hits = index.search(query, max(p.candidates, k))
         if p.prf_weight > 0 and hits:
             query = _feedback(index, query, [r for r, _ in hits[:p.prf_docs]], p.prf_weight)
+            asked = replace(asked, query=query)
             hits = index.search(query, max(p.candidates, k))
         if not hits:
             return np.zeros(0, dtype=np.int64), {}
@@ -201,16 +245,21 @@ class Ranker:
         else:
             rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
             word = np.fromiter((s for _, s in hits), dtype=np.float32)
-        f = self.features(index, query, text, rows, asked)
+        f = self.evidence(index, asked, rows, needed)
         f["word"] = word
         return rows, f
 
-    def rank(self, index: PassageIndex, query: sparse.csr_matrix, text: str, k: int) -> list[Scored]:
-        """Fuse the evidence for the candidates and return the ``k`` best, best first."""
-        rows, f = self.candidate_evidence(index, query, text, k)
+    def rank(self, index: PassageIndex, asked: Asked, k: int) -> list[Scored]:
+        """Fuse the evidence for the candidates and return the ``k`` best, best first.
+
+        Only the evidence the fusion weighs is computed.
+        """
+        fusion = self.params.weights.fusion
+        needed = frozenset(name for name, w in zip(fusion.features, fusion.coef) if w)
+        rows, f = self.evidence_for(index, asked, k, needed)
         if not rows.size:
             return []
-        fused = self.params.weights.fusion.score(f, rows.size)
+        fused = fusion.score(f, rows.size)
         share = np.exp(fused - fused.max())
         share /= share.sum()
         order = np.lexsort((rows, -fused))
@@ -220,8 +269,7 @@ class Ranker:
             for i in order[:k]
         ]
 
-    def pick_sentence(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
-                      rows: Sequence[int]) -> tuple[str, int] | None:
+    def pick_sentence(self, index: PassageIndex, asked: Asked, rows: Sequence[int]) -> tuple[str, int] | None:
         """The sentence that best answers the question among the given ranked passages.
 
         Returns ``(sentence, position of its passage in rows)``. A sentence
@@ -235,15 +283,11 @@ class Ranker:
         p = self.params
         if not len(rows):
             return None
-        asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query, text)
-        cols = query.indices
+        cols = asked.query.indices
         found = self.candidates(index, np.asarray(rows, dtype=np.int64))
         seg = found.owner
-        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
-        cover = self._coverage(found.matrix[:, cols].toarray() > 0, cols, asked, index, total, text)
-        kind = answer_kind(text) if self.evidence_.shapes else None
-        typed = found.shaped(self.evidence_, kind, set(words(text)), np.ones(seg.size, dtype=bool)).astype(np.float64)
+        cover = self._coverage(index, found.matrix[:, cols].toarray() > 0, asked)
+        typed = found.shaped(self.evidence_, asked.kind, set(asked.words), np.ones(seg.size, dtype=bool)).astype(np.float64)
         before = np.zeros(seg.size)
         same = seg[1:] == seg[:-1]
         before[1:][same] = cover[:-1][same]
@@ -253,27 +297,41 @@ class Ranker:
 
     def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray,
                  asked: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Evidence scores in [0, 1] for each candidate row (and its best sentence).
+        """Every piece of evidence for the candidate ``rows`` of a question, ``query`` used as given.
 
         ``asked`` are the columns of the words asked for (before family
-        expansion); by default, every unigram of ``query``. ``best_sentence``
-        is the position of the passage's best sentence (by cosine) inside it.
+        expansion); by default, every unigram of ``query``. See :meth:`evidence`.
         """
+        read = self.reading(index, query, text, expand=False)
+        if asked is not None:
+            vocab = index.vocabulary_
+            unknown = sum(t not in vocab for t in read.terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
+            read = replace(read, asked=asked, total=float(index.idf_[asked].sum()) + unknown)
+        return self.evidence(index, read, rows)
+
+    def evidence(self, index: PassageIndex, asked: Asked, rows: np.ndarray,
+                 needed: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+        """Evidence scores in [0, 1] for each candidate row (and its best sentence).
+
+        ``best_sentence`` is the position of the passage's best sentence (by
+        cosine) inside it; it, ``sentence`` and ``sentence_cover`` are always
+        computed, the other pieces when ``needed`` names them (None: all).
+        """
+        def want(name: str) -> bool:
+            return needed is None or name in needed
+
         f: dict[str, np.ndarray] = {}
+        query, text, total = asked.query, asked.text, asked.total
         cols = query.indices
         q_data = query.data.astype(np.float32)
         # Query terms (unigrams) and their idf: the information the question asks for.
         # Family members added by expand() are not asked-for information of their own:
         # they only let their word count as (partly) present.
-        if asked is None:
-            asked = cols[index.unigram_[cols]]
-        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
-        # Best sentence of each candidate, by cosine, and the best sentence coverage.
         found = self.candidates(index, rows)
         seg = found.owner
         sent_q = found.matrix[:, cols].toarray()
         sent_cos = sent_q @ q_data
-        sent_cover = self._coverage(sent_q > 0, cols, asked, index, total, text)
+        sent_cover = self._coverage(index, sent_q > 0, asked)
         best = np.full(rows.size, -1.0)
         np.maximum.at(best, seg, sent_cos)
         is_best = sent_cos >= best[seg]
@@ -281,54 +339,60 @@ class Ranker:
         best_at[seg[is_best][::-1]] = np.flatnonzero(is_best)[::-1]  # first best sentence of each passage
         best_cover = np.zeros(rows.size)
         np.maximum.at(best_cover, seg, sent_cover)
-        kind = answer_kind(text) if self.evidence_.shapes else None
-        shaped = found.shaped(self.evidence_, kind, set(words(text)), sent_cover > 0)
-        f["typed"] = np.zeros(rows.size)
-        np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
+        if want("typed"):
+            shaped = found.shaped(self.evidence_, asked.kind, set(asked.words), sent_cover > 0)
+            f["typed"] = np.zeros(rows.size)
+            np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
         f["sentence"] = np.clip(best, 0.0, None)
         f["best_sentence"] = best_at - found.starts[:-1]
         f["sentence_cover"] = best_cover
-        pass_q = index.matrix_[rows][:, cols].toarray()
-        f["cover"] = self._coverage(pass_q > 0, cols, asked, index, total, text)
-        # The question's share found only among the names a paragraph carries from the one it continues.
-        carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
-        f["carried"] = self._coverage((pass_q > 0) | carried, cols, asked, index, total, text) - f["cover"]
-        bm25 = index.bm25(text, rows)
-        f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
-        f["char"] = self.evidence_.char_cosines(text, found)
-        f["phrase"] = self.evidence_.phrase_cover(text, found)
-        titles = [self.titles_[int(r)] for r in rows]
-        prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
-        has_prev = prev >= 0
-        f["previous"] = np.zeros(rows.size)
-        if has_prev.any():
-            f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
-        f["title"] = _title_cosines(index, titles, cols, q_data)
-        f["lsa"] = self.evidence_.latent(index, query, rows)
+        if want("cover") or want("carried"):
+            pass_q = index.matrix_[rows][:, cols].toarray()
+            f["cover"] = self._coverage(index, pass_q > 0, asked)
+        if want("carried"):
+            # The question's share found only among the names a paragraph carries from the one it continues.
+            carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
+            f["carried"] = self._coverage(index, (pass_q > 0) | carried, asked) - f["cover"]
+        if want("bm25"):
+            bm25 = index.bm25(text, rows)
+            f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
+        if want("char"):
+            f["char"] = self.evidence_.char_cosines(text, found)
+        if want("phrase"):
+            f["phrase"] = self.evidence_.phrase_cover(text, found)
+        if want("previous"):
+            prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
+            has_prev = prev >= 0
+            f["previous"] = np.zeros(rows.size)
+            if has_prev.any():
+                f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
+        if want("title"):
+            f["title"] = _title_cosines(index, [self.titles_[int(r)] for r in rows], cols, q_data)
+        if want("lsa"):
+            f["lsa"] = self.evidence_.latent(index, query, rows)
         return f
 
-    def _coverage(self, present: np.ndarray, cols: np.ndarray, asked: np.ndarray,
-                  index: PassageIndex, total: float, text: str = "") -> np.ndarray:
+    def _coverage(self, index: PassageIndex, present: np.ndarray, asked: Asked) -> np.ndarray:
         """Share of the question's idf mass whose terms (or, partly, their family) occur in each row.
 
-        ``present`` is a boolean (rows x query columns) matrix. The words of
-        one name in the question count as present together (see ``name_parts``).
+        ``present`` is a boolean (rows x ``asked.query`` columns) matrix. The
+        words of one name in the question count as present together (see ``name_parts``).
         """
-        if total <= 0 or asked.size == 0:
+        cols, total = asked.query.indices, asked.total
+        if total <= 0 or asked.asked.size == 0:
             return np.zeros(present.shape[0])
         idf = index.idf_
         pos = {c: i for i, c in enumerate(cols.tolist())}
         family = self.__dict__.get("family_") or {}
         w = self.params.family_weight
         hits: dict[int, np.ndarray] = {}
-        for c in asked.tolist():
+        for c in asked.asked.tolist():
             hit = present[:, pos[c]].astype(np.float64)
             for rel in family.get(c, ()):
                 if rel in pos:
                     hit = np.maximum(hit, w * present[:, pos[rel]])
             hits[c] = hit
-        if self.params.name_parts:
-            share_within_names(hits, name_groups(text, index.vocabulary_))
+        share_within_names(hits, asked.groups)
         credit = np.zeros(present.shape[0])
         for c, hit in hits.items():
             credit += idf[c] * hit
@@ -367,13 +431,6 @@ def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], we
     q = (query + weight * centroid).tocsr()
     q.data /= max(float(np.linalg.norm(q.data)), 1e-12)
     return q
-
-
-def _unknown_mass(index: PassageIndex, text: str) -> float:
-    """idf mass of question words the story never uses (each counts as a word seen once)."""
-    vocab = index.vocabulary_
-    unknown = {t for t in analyse(text) if t not in vocab}
-    return len(unknown) * (float(index.idf_.max()) if index.idf_.size else 1.0)
 
 
 def _title_cosines(index: PassageIndex, titles: Sequence[str], cols: np.ndarray, q_data: np.ndarray) -> np.ndarray:
