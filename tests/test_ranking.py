@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.core.rank import Asked
+from bot.core.asked import Asked
 from bot.core.story import Story
 
 from helpers import SEEDS
@@ -54,3 +54,34 @@ def test_the_answer_uses_the_one_reading(seeds: Story) -> None:
         assert answer.terms == asked.terms
         picked = engine.ranker.pick_sentence(engine.index, asked, [h.passage.id for h in answer.hits[:3]])
         assert picked is not None and (answer.sentence, answer.sentence_hit) == picked
+
+
+SPREAD = {
+    "001_pier.txt": "Storm closes the old pier\n\n"
+                    "The harbour master walked the quay on Monday. Later a storm broke over the town. "
+                    "By evening the pier had been closed. Nobody knew when the ferry would sail again.\n\n"
+                    "The ferry finally docked at the pier in the harbour on Friday.\n\n"
+                    "Fishermen said the storm was the worst in thirty years.\n",
+    "002_town.txt": "Town counts the cost\n\n"
+                    "The council met to count the cost of repairs to roads and roofs.\n",
+}
+
+
+def test_a_sentence_that_holds_the_question_together_beats_its_words_spread_over_a_paragraph(tmp_path) -> None:
+    for name, text in SPREAD.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    story = Story.from_folder(tmp_path)
+    engine = story.engine
+    question = "When did the ferry dock at the pier in the harbour?"
+    asked = engine.ranker.reading(engine.index, engine.index.vector(question), question)
+    rows, f = engine.ranker.evidence_for(engine.index, asked, 5)
+    text = [engine.passages[int(r)].text for r in rows]
+    together = next(i for i, t in enumerate(text) if t.startswith("The ferry finally"))
+    spread = next(i for i, t in enumerate(text) if t.startswith("The harbour master"))
+    assert f["sentence_bm25"][together] > f["sentence_bm25"][spread]
+    # Relative to the question's best: the best candidate scores 1, none more, a passage without the words 0.
+    for name in ("sentence_bm25", "sentence_rel", "bm25"):
+        assert f[name].max() == pytest.approx(1.0) and f[name].min() >= 0.0
+    council = next(i for i, t in enumerate(text) if t.startswith("The council"))
+    assert f["sentence_bm25"][council] == 0.0
+    assert story.ask(question).hits[0].passage.text.startswith("The ferry finally")

@@ -15,7 +15,8 @@ from .confidence import Evidence, confidence
 from .fusion import Calibration
 from .index import PassageIndex
 from .models import Answer, Citation, Hit, Passage
-from .rank import Asked, Ranker, Scored, share_within_names
+from .asked import Asked, share_within_names
+from .rank import Ranker, Scored
 from .text import analyse, clean, match_form
 
 MAX_QUESTION_CHARS = 500

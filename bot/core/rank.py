@@ -20,21 +20,20 @@ the story-wide weights of the evidence) is fitted when the story is built.
 """
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 from scipy import sparse
 
+from .asked import Asked, name_groups, share_within_names
 from .continuation import previous_in_article
 from .families import cuts, word_families
 from .evidence import Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
 from .index import PassageIndex
 from .shapes import answer_kind
+from .sentence_scores import relative, sentence_bm25
 from .text import analyse, words
 
 
@@ -100,21 +99,6 @@ class Scored:
     sentence: float
     best_sentence: int  # position of the passage's best sentence inside it (0 for the first)
     share: float = 0.0  # softmax of the fused scores over all candidates: the fusion's own P(this one answers)
-
-
-@dataclass(frozen=True, eq=False)
-class Asked:
-    """One question as the ranker reads it: worked out once per question (:meth:`Ranker.reading`),
-    then shared by the ranking, the answering sentence and the answer's evidence."""
-
-    text: str
-    query: sparse.csr_matrix  # the question's vector with its word families added (see Ranker.expand)
-    asked: np.ndarray  # columns of the words asked for, before family expansion (unigrams only)
-    total: float  # idf mass of the question's information: its known words, and its unknown ones as words seen once
-    terms: tuple[str, ...]  # the question's distinct analysed terms, sorted
-    words: frozenset[str]  # the question's plain words (answer shapes already in the question do not answer it)
-    kind: int | None  # the shape of answer asked for (shapes.answer_kind), None when anything or shapes are off
-    groups: tuple[tuple[int, ...], ...]  # columns of each multi-word name in the question (see name_groups)
 
 
 class Ranker:
@@ -321,7 +305,7 @@ class Ranker:
             return needed is None or name in needed
 
         f: dict[str, np.ndarray] = {}
-        query, text, total = asked.query, asked.text, asked.total
+        query, text = asked.query, asked.text
         cols = query.indices
         q_data = query.data.astype(np.float32)
         # Query terms (unigrams) and their idf: the information the question asks for.
@@ -344,6 +328,7 @@ class Ranker:
             f["typed"] = np.zeros(rows.size)
             np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
         f["sentence"] = np.clip(best, 0.0, None)
+        f["sentence_rel"] = relative(f["sentence"])  # the best sentence's cosine over the question's best one
         f["best_sentence"] = best_at - found.starts[:-1]
         f["sentence_cover"] = best_cover
         if want("cover") or want("carried"):
@@ -354,8 +339,9 @@ class Ranker:
             carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
             f["carried"] = self._coverage(index, (pass_q > 0) | carried, asked) - f["cover"]
         if want("bm25"):
-            bm25 = index.bm25(text, rows)
-            f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
+            f["bm25"] = relative(index.bm25(text, rows))
+        if want("sentence_bm25"):
+            f["sentence_bm25"] = sentence_bm25(index, text, found.matrix, seg, rows.size)
         if want("char"):
             f["char"] = self.evidence_.char_cosines(text, found)
         if want("phrase"):
@@ -397,32 +383,6 @@ class Ranker:
         for c, hit in hits.items():
             credit += idf[c] * hit
         return credit / total
-
-
-_NAME_RUN = re.compile(r"\b[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)+")
-
-
-def share_within_names(credit: dict[int, Any], groups: list[tuple[int, ...]]) -> None:
-    """Give every word of each name the best credit any of its words has (in place).
-
-    ``credit`` maps a question column to its credit (a number, or an array
-    over rows); the ranker's coverage and the answer's confidence share it.
-    """
-    for group in groups:
-        members = [c for c in group if c in credit]
-        if len(members) > 1:
-            either = functools.reduce(np.maximum, (credit[c] for c in members))
-            credit.update(dict.fromkeys(members, either))
-
-
-def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ...]]:
-    """Columns of each run of two or more capitalised words in the question: one name each."""
-    groups = []
-    for run in _NAME_RUN.finditer(question):
-        cols = sorted({vocabulary[t] for t in analyse(run.group()) if t in vocabulary})
-        if len(cols) > 1:
-            groups.append(tuple(cols))
-    return groups
 
 
 def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], weight: float) -> sparse.csr_matrix:
