@@ -50,11 +50,12 @@ from bot.core.fusion import WEIGHTS_FILE, Calibration, Fusion, FusionWeights  # 
 from bot.core.story import Story  # noqa: E402
 from bot.core.text import analyse  # noqa: E402
 
-FEATURES = ("cover", "sentence_cover", "sentence_rel", "bm25", "sentence_bm25", "char", "phrase", "lsa", "typed", "carried")
+FEATURES = ("cover", "sentence_cover", "sentence_rel", "bm25", "sentence_bm25", "char", "phrase", "lsa", "typed", "carried", "context")
 """The evidence the fusion weighs (names of :meth:`Ranker.evidence`' arrays). Left out, because
 leave-one-story-out they lost more than they won: the passage's own cosine (the best sentence's
 and BM25 say it better), the headline and the previous paragraph (both favour every paragraph of
-an article about the question, not the one that answers), the best sentence's raw cosine (its
+an article about the question, not the one that answers; ``context`` reads only the paragraph a
+paragraph opening with a pronoun or a quotation continues), the best sentence's raw cosine (its
 cosine over the question's best, ``sentence_rel``, took all its weight and lifted the bundled
 story), the neighbouring paragraphs' coverage and the neighbours' coverage where the passage
 holds the answer's shape (both lowered the bundled story's hit@1 by 13 points; news unchanged),

@@ -85,3 +85,31 @@ def test_a_sentence_that_holds_the_question_together_beats_its_words_spread_over
     council = next(i for i, t in enumerate(text) if t.startswith("The council"))
     assert f["sentence_bm25"][council] == 0.0
     assert story.ask(question).hits[0].passage.text.startswith("The ferry finally")
+
+
+QUOTED = {
+    "001_post.txt": "Mayor posts about the ferry\n\n"
+                    "The harbour council met on Tuesday to discuss the winter timetable.\n\n"
+                    "After the vote, the mayor posted a photo of the new ferry on social media.\n\n"
+                    "\u201cProud of our crew and our island today,\u201d she wrote. The post was shared widely.\n\n"
+                    "Fishermen said the storm was the worst in thirty years.\n",
+    "002_town.txt": "Town counts the cost\n\n"
+                    "The council met to count the cost of repairs to roads and roofs.\n",
+}
+
+
+def test_a_quotation_is_read_with_the_paragraph_that_attributes_it(tmp_path) -> None:
+    """The words of the paragraph a quotation continues count for the quotation (evidence 'context')."""
+    for name, text in QUOTED.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    story = Story.from_folder(tmp_path)
+    engine = story.engine
+    question = "What did the mayor post after the vote?"
+    asked = engine.ranker.reading(engine.index, engine.index.vector(question), question)
+    rows, f = engine.ranker.evidence_for(engine.index, asked, 5)
+    text = [engine.passages[int(r)].text for r in rows]
+    quote = next(i for i, t in enumerate(text) if t.startswith("\u201cProud"))
+    assert f["context"][quote] > 0  # 'mayor', 'post', 'vote' are in the paragraph it continues
+    assert f["context"][quote] + f["cover"][quote] <= 1.0 + 1e-9
+    stands_alone = [i for i, t in enumerate(text) if not t.startswith("\u201c")]
+    assert not f["context"][stands_alone].any()

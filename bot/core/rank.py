@@ -27,9 +27,9 @@ import numpy as np
 from scipy import sparse
 
 from .asked import Asked, name_groups, share_within_names
-from .continuation import previous_in_article
+from .continuation import continued_rows, previous_in_article
 from .families import cuts, word_families
-from .evidence import Candidates, EvidenceModel
+from .evidence import PRECOMPUTE_LIMIT, Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
 from .index import PassageIndex
 from .shapes import answer_kind
@@ -123,6 +123,10 @@ class Ranker:
         self.titles_ = titles
         self.evidence_ = EvidenceModel(p).fit(index, passages, titles)
         rich = len(passages) <= p.rich_limit
+        # Which paragraph each one continues (see continuation.continued_rows): read ahead on a small story,
+        # for the candidates when a question comes on a large one.
+        self.continued_ = (np.asarray(continued_rows(passages, titles), dtype=np.int64)
+                           if len(passages) <= PRECOMPUTE_LIMIT else None)
         self.family_, self.affixes_ = word_families(index.vocabulary_) if p.family_weight > 0 and rich else ({}, {})
         return self
 
@@ -331,9 +335,11 @@ class Ranker:
         f["sentence_rel"] = relative(f["sentence"])  # the best sentence's cosine over the question's best one
         f["best_sentence"] = best_at - found.starts[:-1]
         f["sentence_cover"] = best_cover
-        if want("cover") or want("carried"):
+        if want("cover") or want("carried") or want("context"):
             pass_q = index.matrix_[rows][:, cols].toarray()
             f["cover"] = self._coverage(index, pass_q > 0, asked)
+        if want("context"):
+            f["context"] = self._context(index, asked, rows, pass_q > 0, f["cover"])
         if want("carried"):
             # The question's share found only among the names a paragraph carries from the one it continues.
             carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
@@ -357,6 +363,24 @@ class Ranker:
         if want("lsa"):
             f["lsa"] = self.evidence_.latent(index, query, rows)
         return f
+
+    def _context(self, index: PassageIndex, asked: Asked, rows: np.ndarray, present: np.ndarray,
+                 cover: np.ndarray) -> np.ndarray:
+        """The question's share found only in the paragraph each row continues (0 for the others).
+
+        A paragraph that opens with a pronoun or a quotation ('"Great meeting
+        today," he wrote.') is read with the paragraph before it (which says
+        who wrote what, where): that paragraph's words count as the row's own.
+        """
+        continued = self.__dict__.get("continued_")
+        before = (continued[rows] if continued is not None
+                  else np.asarray(continued_rows(self.texts_, self.titles_, rows.tolist()), dtype=np.int64))
+        out = np.zeros(rows.size)
+        on = before >= 0
+        if on.any():
+            read_with = present[on] | (index.matrix_[before[on]][:, asked.query.indices].toarray() > 0)
+            out[on] = self._coverage(index, read_with, asked) - cover[on]
+        return out
 
     def _coverage(self, index: PassageIndex, present: np.ndarray, asked: Asked) -> np.ndarray:
         """Share of the question's idf mass whose terms (or, partly, their family) occur in each row.
