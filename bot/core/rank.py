@@ -2,7 +2,9 @@
 
 The lexical index finds candidates fast; this module looks closer at those few:
 the best-matching sentence inside each passage (answers usually sit in one
-sentence), phrases the question shares with the text (stop words included, so
+sentence: its cosine and its BM25 as a document of its own, see
+``sentence_scores.py``), the paragraph a passage continues when it opens with
+a pronoun or a quotation (``continuation.py``), phrases the question shares with the text (stop words included, so
 'been in prison' is a phrase and not just 'prison'), character n-grams (names,
 spelling variants, inflections the stemmer misses), the article's headline as
 a field of its own, word families read off the story's own vocabulary
