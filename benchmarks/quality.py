@@ -23,7 +23,7 @@ answerable questions); then a reliability table per set, and what other
 thresholds would trade (refusals against confident answers right and
 questions declined).
 
-    .venv/bin/python benchmarks/quality.py [--shared ../shared/eval] [--markdown OUT.md]
+    .venv/bin/python benchmarks/quality.py [--shared ../shared/eval] [--markdown OUT.md] [--ablation] [--misses]
 
 Needs the bench extras (``pip install -e '.[bench]'``) for rank_bm25.
 """
@@ -258,12 +258,63 @@ def ablation(built: list[Built], loso: dict[str, FusionWeights]) -> list[str]:
     return out
 
 
+def misses(built: list[Built], loso: dict[str, FusionWeights], top_features: int = 4) -> list[str]:
+    """Per question whose top passage is wrong (leave-one-story-out): where the first answering passage
+    ranks, where BM25 ranks it, and the evidence that most separates the top passage from it.
+
+    What to read before changing the engine: a miss whose answer shares no word with the question, or
+    sits in the paragraph next to the top one, or is a label that names someone the top passage also
+    names, asks for a different fix each (see ``shared/eval/README.md`` on the noisy labels).
+    """
+    from rank_bm25 import BM25Okapi
+
+    from bot.core.answer import prepare_question, question_vector
+
+    out = []
+    for b in built:
+        weights = loso[b.story.name]
+        engine = with_weights(b.built, weights).engine
+        passages = engine.passages
+        bm25 = BM25Okapi([words(p.text) for p in passages])
+        for label, q in b.story.questions():
+            if not q.answerable or label == "nei":
+                continue
+            text, _ = prepare_question(q.question)
+            rows, f = engine.ranker.candidate_evidence(engine.index, question_vector(engine, text, None), text, 5)
+            if not rows.size:
+                continue
+            fused = weights.fusion.score(f, rows.size)
+            order = np.lexsort((rows, -fused)).tolist()
+            right = [i for i in order if passage_matches(passages[int(rows[i])].text, q)]
+            if right and right[0] == order[0]:
+                continue
+            by_bm25 = np.argsort(-np.asarray(bm25.get_scores(words(q.question))), kind="stable").tolist()
+            bm25_rank = next((r + 1 for r, i in enumerate(by_bm25) if passage_matches(passages[i].text, q)), None)
+            top = passages[int(rows[order[0]])]
+            line = f"- {b.story.name} {label}: {q.question!r} - answer ranked "
+            if not right:
+                out.append(line + "nowhere (no passage holds a gold string)")
+                continue
+            gold = right[0]
+            at = passages[int(rows[gold])]
+            gap = sorted(((w * (f[n][order[0]] - f[n][gold]), n) for n, w in zip(weights.fusion.features, weights.fusion.coef)
+                          if w and n in f), reverse=True)[:top_features]
+            near = (top.citation.article_number == at.citation.article_number
+                    and abs(top.citation.paragraph - at.citation.paragraph) <= 1)
+            out.append(line + f"{order.index(gold) + 1} (BM25: {bm25_rank}); top passage "
+                       f"{'next to the answer, ' if near else ''}ahead on "
+                       + ", ".join(f"{n} +{d:.2f}" for d, n in gap if d > 0))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "eval")
     ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
     ap.add_argument("--ablation", action="store_true",
                     help="also refit without each feature in turn (a few minutes): what each piece brings")
+    ap.add_argument("--misses", action="store_true",
+                    help="also list every question whose top passage is wrong (LOSO), and why the top one won")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     built = [build(s) for s in eval_stories(args.shared)]
@@ -321,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ablation:
         lines += ["", "### What each piece brings (leave-one-story-out; bundled = dev and check questions together)", ""]
         lines += ablation(built, loso)
+    if args.misses:
+        lines += ["", "### Misses (leave-one-story-out): where the answer ranks, and what put the top passage ahead", ""]
+        lines += misses(built, loso)
     lines += ["", f"Query time, bundled story, dev.jsonl: {bundled_ms:.2f} ms median. "
               f"Building the stories and the {1 + len(loso)} fits: {fit_s:.0f} s.", ""]
     print("\n".join(lines))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.continuation import carried_names, opens_with_reference
+from bot.core.continuation import carried_names, continued_rows, opens_with_reference
 from bot.core.story import Story
 
 
@@ -75,3 +75,12 @@ def test_a_question_naming_the_person_finds_the_paragraph_that_says_she(tmp_path
     story = Story.from_folder(tmp_path)
     answer = story.ask("What did Lindqvist say about the winter timetable?")
     assert answer.hits[0].passage.text.startswith("But she said")
+
+
+def test_a_paragraph_continues_the_one_before_it_in_its_own_article_only() -> None:
+    paragraphs = ["The skipper, Ola Berg, retired.", "She said the sea had been kind.",
+                  "He said nothing.", "The pier was rebuilt."]
+    titles = ["Skipper retires", "Skipper retires", "Pier rebuilt", "Pier rebuilt"]
+    # The second continues the first; the third opens with a pronoun but starts another article.
+    assert continued_rows(paragraphs, titles) == [-1, 0, -1, -1]
+    assert continued_rows(paragraphs, titles, [1, 3]) == [0, -1]

@@ -38,6 +38,28 @@ def test_days_months_and_units_of_time_answer_a_time_question() -> None:
     assert not sentence_shapes("He has not sailed since the arrest.")[TIME]
 
 
+@pytest.mark.parametrize("sentence, when", [
+    ("The lighthouse was built in 1887 by a crew of 12 masons.", "1887"),
+    ("Repairs took 18 months and cost 80 million kronor.", "18"),
+    ("The ferry left at 4:45 and returned two hours later.", "two"),
+    ("The 62-year-old skipper retired.", "62"),
+    ("The skipper, in her sixties, still sails.", "sixties"),
+])
+def test_a_number_is_a_time_only_as_a_year_a_clock_or_a_count_of_time(sentence: str, when: str) -> None:
+    assert when in sentence_shapes(sentence)[TIME]
+
+
+@pytest.mark.parametrize("sentence", [
+    "After 10 others testified, the skipper was sentenced.",
+    "The harbour paid 80 million kronor for the pier.",
+    "Some 2,300 passengers crossed the bridge, twice as many as the ferry carried.",
+])
+def test_a_plain_amount_is_no_answer_to_when(sentence: str) -> None:
+    times = sentence_shapes(sentence)[TIME]
+    numbers = sentence_shapes(sentence)[NUMBER]
+    assert numbers and not (numbers & times)
+
+
 def test_who_is_x_asks_for_a_description_and_who_did_asks_for_a_name() -> None:
     assert answer_kind("Who is Eira Lindqvist?") == DESCRIBED
     assert answer_kind("who was Holmgren?") == DESCRIBED

@@ -15,7 +15,8 @@ from .confidence import Evidence, confidence
 from .fusion import Calibration
 from .index import PassageIndex
 from .models import Answer, Citation, Hit, Passage
-from .rank import Ranker, Scored, name_groups, share_within_names
+from .asked import Asked, share_within_names
+from .rank import Ranker, Scored
 from .text import analyse, clean, match_form
 
 MAX_QUESTION_CHARS = 500
@@ -96,9 +97,8 @@ def _credit(engine: Engine, term: str, seen: set[str]) -> float:
     return min(1.0, engine.ranker.params.family_weight) if seen_cols.intersection(family) else 0.0
 
 
-def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None) -> Evidence:
-    terms = sorted(set(analyse(question)))
-    total, known, weights = _idf_mass(engine, terms)
+def _evidence(engine: Engine, asked: Asked, top: Scored, second: Scored | None) -> Evidence:
+    total, known, weights = _idf_mass(engine, asked.terms)
     if total <= 0:
         return Evidence(0.0, 0.0, 0.0, 0.0)
     passage = engine.passages[top.row]
@@ -108,7 +108,7 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
         # The words of one name count as present together, as in the ranker's coverage.
         vocab = engine.index.vocabulary_
         by_col = {vocab[t]: c for t, c in credit.items() if t in vocab}
-        share_within_names(by_col, name_groups(question, vocab))
+        share_within_names(by_col, asked.groups)
         credit.update({t: by_col[vocab[t]] for t in credit if t in vocab})
     covered = sum(w * credit[t] for t, w in weights.items())
     margin = lead = 0.0
@@ -120,26 +120,24 @@ def _evidence(engine: Engine, question: str, top: Scored, second: Scored | None)
                     top.score, lead, top.share)
 
 
-def _answer_sentence(engine: Engine, query: sparse.csr_matrix, question: str,
-                     ranked: Sequence[Scored]) -> tuple[str | None, int | None]:
+def _answer_sentence(engine: Engine, asked: Asked, ranked: Sequence[Scored]) -> tuple[str | None, int | None]:
     """The best sentence among the top passages (see :meth:`Ranker.pick_sentence`)."""
-    picked = engine.ranker.pick_sentence(engine.index, query, question, [s.row for s in ranked[:SENTENCE_PASSAGES]])
+    picked = engine.ranker.pick_sentence(engine.index, asked, [s.row for s in ranked[:SENTENCE_PASSAGES]])
     if picked is None:
         return None, None
     return picked
 
 
-def _ranked(engine: Engine, query: sparse.csr_matrix, question: str,
-            k: int) -> tuple[list[Scored], dict[int, list[int]]]:
+def _ranked(engine: Engine, asked: Asked, k: int) -> tuple[list[Scored], dict[int, list[int]]]:
     """The ``k`` best passages, shared copies folded into the first shown (see :func:`_dedupe`)."""
-    ranked, inside = _dedupe(engine, engine.ranker.rank(engine.index, query, question, k + 5))
+    ranked, inside = _dedupe(engine, engine.ranker.rank(engine.index, asked, k + 5))
     return ranked[:k], inside
 
 
-def _top_evidence(engine: Engine, question: str, ranked: Sequence[Scored]) -> Evidence | None:
+def _top_evidence(engine: Engine, asked: Asked, ranked: Sequence[Scored]) -> Evidence | None:
     if not ranked:
         return None
-    return _evidence(engine, question, ranked[0], ranked[1] if len(ranked) > 1 else None)
+    return _evidence(engine, asked, ranked[0], ranked[1] if len(ranked) > 1 else None)
 
 
 def ranked_evidence(engine: Engine, query: sparse.csr_matrix, question: str,
@@ -149,8 +147,9 @@ def ranked_evidence(engine: Engine, query: sparse.csr_matrix, question: str,
     The evidence is what confidence is computed from; ``benchmarks/fit_fusion.py``
     reads it to fit the calibration. None when nothing matched.
     """
-    ranked, _ = _ranked(engine, query, question, k)
-    return ranked, _top_evidence(engine, question, ranked)
+    asked = engine.ranker.reading(engine.index, query, question)
+    ranked, _ = _ranked(engine, asked, k)
+    return ranked, _top_evidence(engine, asked, ranked)
 
 
 def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: int = 5) -> Answer:
@@ -159,22 +158,24 @@ def answer(engine: Engine, raw_question: str, *, context: str | None = None, k: 
     context = prepare_question(context)[0] if context else None
     if not question:
         return Answer(question, (), None, None, 0.0, False, notice=EMPTY_NOTICE)
-    if not analyse(question) and not (context and analyse(context)):
+    own_terms = analyse(question)
+    context_terms = analyse(context) if context else []
+    if not own_terms and not context_terms:
         return Answer(question, (), None, None, 0.0, False, context=context, notice=NOTHING_NOTICE)
     query = question_vector(engine, question, context)
     # A follow-up made only of pronouns and function words ('who is she?') asks about the earlier
     # question's words: rank and judge with them, keeping the follow-up's own question word.
-    question_text = question if analyse(question) else f"{question} {context}"
-    ranked, inside = _ranked(engine, query, question_text, k)
-    evidence = _top_evidence(engine, question_text, ranked)
+    question_text = question if own_terms else f"{question} {context}"
+    asked = engine.ranker.reading(engine.index, query, question_text)  # read once, used by every step below
+    ranked, inside = _ranked(engine, asked, k)
+    evidence = _top_evidence(engine, asked, ranked)
     if evidence is None:
-        return Answer(question, (), None, None, 0.0, False, context=context, notice=notice,
-                      terms=tuple(sorted(set(analyse(question_text)))))
+        return Answer(question, (), None, None, 0.0, False, context=context, notice=notice, terms=asked.terms)
     conf = confidence(evidence, engine.calibration)
-    sentence, sentence_hit = _answer_sentence(engine, query, question_text, ranked)
+    sentence, sentence_hit = _answer_sentence(engine, asked, ranked)
     hits = tuple(Hit(engine.passages[s.row], round(s.score, 4), rank, _also(engine, s.row, inside.get(s.row, ())))
                  for rank, s in enumerate(ranked, start=1))
-    stems = set(analyse(question)) | (set(analyse(context)) if context else set())
+    stems = set(own_terms) | set(context_terms)
     return Answer(
         question=question,
         hits=hits,

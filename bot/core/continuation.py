@@ -56,6 +56,20 @@ def previous_in_article(titles: Sequence[str], row: int) -> int:
     return row - 1 if row > 0 and titles[row - 1] == titles[row] else -1
 
 
+def continued_rows(passages: Sequence[str], titles: Sequence[str], rows: Iterable[int] | None = None) -> list[int]:
+    """For each passage of ``rows`` (all by default), the paragraph it continues, or -1.
+
+    A paragraph that opens with a pronoun or a quotation continues the one
+    before it in the same article: 'But she said the decision is not final.'
+    reads with the paragraph that says who she is and what was decided.
+    """
+    out = []
+    for row in (range(len(passages)) if rows is None else rows):
+        before = previous_in_article(titles, int(row))
+        out.append(before if before >= 0 and opens_with_reference(passages[int(row)]) else -1)
+    return out
+
+
 def carried_names(passages: Sequence[str], titles: Sequence[str], rows: Iterable[int] | None = None,
                   reach: int = 3) -> list[str]:
     """For each passage of ``rows`` (all by default), the names it carries from the paragraphs it continues.

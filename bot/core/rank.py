@@ -2,7 +2,9 @@
 
 The lexical index finds candidates fast; this module looks closer at those few:
 the best-matching sentence inside each passage (answers usually sit in one
-sentence), phrases the question shares with the text (stop words included, so
+sentence: its cosine and its BM25 as a document of its own, see
+``sentence_scores.py``), the paragraph a passage continues when it opens with
+a pronoun or a quotation (``continuation.py``), phrases the question shares with the text (stop words included, so
 'been in prison' is a phrase and not just 'prison'), character n-grams (names,
 spelling variants, inflections the stemmer misses), the article's headline as
 a field of its own, word families read off the story's own vocabulary
@@ -20,21 +22,20 @@ the story-wide weights of the evidence) is fitted when the story is built.
 """
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
 
-from .continuation import previous_in_article
+from .asked import Asked, name_groups, share_within_names
+from .continuation import continued_rows, previous_in_article
 from .families import WordFamilies
-from .evidence import Candidates, EvidenceModel
+from .evidence import PRECOMPUTE_LIMIT, Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
 from .index import PassageIndex
 from .shapes import answer_kind
+from .sentence_scores import relative, sentence_bm25
 from .text import analyse, words
 
 
@@ -124,6 +125,10 @@ class Ranker:
         self.titles_ = titles
         self.evidence_ = EvidenceModel(p).fit(index, passages, titles)
         rich = len(passages) <= p.rich_limit
+        # Which paragraph each one continues (see continuation.continued_rows): read ahead on a small story,
+        # for the candidates when a question comes on a large one.
+        self.continued_ = (np.asarray(continued_rows(passages, titles), dtype=np.int64)
+                           if len(passages) <= PRECOMPUTE_LIMIT else None)
         self.families_ = WordFamilies(index.vocabulary_) if p.family_weight > 0 and rich else None
         return self
 
@@ -136,7 +141,8 @@ class Ranker:
         families = self.__dict__.get("families_")
         return families.of_term(term) if families is not None else ()
 
-    def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "") -> sparse.csr_matrix:
+    def expand(self, index: PassageIndex, query: sparse.csr_matrix, text: str = "",
+               terms: Sequence[str] | None = None) -> sparse.csr_matrix:
         """The query with each word's family members added at ``family_weight`` (renormalised).
 
         A member gets the weight it would have had in the question, scaled
@@ -154,7 +160,9 @@ class Ranker:
             for rel in families.of_column(col):
                 if rel not in weights:
                     added[rel] = max(added.get(rel, 0.0), w * value * float(idf[rel] / idf[col]))
-        unknown = [t for t in analyse(text) if t not in index.vocabulary_] if text else []
+        if terms is None:
+            terms = analyse(text) if text else ()
+        unknown = [t for t in terms if t not in index.vocabulary_]
         if unknown:
             # The question's raw tf-idf norm, read off any known term (value = idf / norm for tf 1).
             scale = next((v / float(idf[c]) for c, v in weights.items() if index.unigram_[c]), 1.0)
@@ -170,19 +178,45 @@ class Ranker:
         data /= max(float(np.linalg.norm(data)), 1e-12)
         return sparse.csr_matrix((data, cols, np.asarray([0, cols.size])), shape=query.shape)
 
+    def reading(self, index: PassageIndex, query: sparse.csr_matrix, text: str, *, expand: bool = True) -> Asked:
+        """The question as every later step needs it, computed once (see :class:`Asked`).
+
+        ``expand``: add the word families to ``query`` (False: ``query`` is used as given).
+        """
+        terms = tuple(sorted(set(analyse(text)))) if text else ()
+        asked = query.indices[index.unigram_[query.indices]]
+        vocab = index.vocabulary_
+        unknown = sum(t not in vocab for t in terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
+        return Asked(
+            text=text,
+            query=self.expand(index, query, text, terms) if expand else query,
+            asked=asked,
+            total=float(index.idf_[asked].sum()) + unknown,
+            terms=terms,
+            words=frozenset(words(text)),
+            kind=answer_kind(text) if self.evidence_.shapes else None,
+            groups=tuple(name_groups(text, vocab)) if self.params.name_parts else (),
+        )
+
     def candidate_evidence(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
                            k: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The candidate rows for a question and every piece of their evidence (see :meth:`features`), unfused."""
+        return self.evidence_for(index, self.reading(index, query, text), k)
+
+    def evidence_for(self, index: PassageIndex, asked: Asked, k: int,
+                     needed: frozenset[str] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The candidate rows for a question and their evidence (see :meth:`features`), unfused.
 
         Every passage of a small story (``all_candidates``), else the index's
         best ``candidates``; no rows when the question has no known word.
+        ``needed``: the evidence to compute (None: all of it).
         """
         p = self.params
-        asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query, text)
+        query = asked.query
         hits = index.search(query, max(p.candidates, k))
         if p.prf_weight > 0 and hits:
             query = _feedback(index, query, [r for r, _ in hits[:p.prf_docs]], p.prf_weight)
+            asked = replace(asked, query=query)
             hits = index.search(query, max(p.candidates, k))
         if not hits:
             return np.zeros(0, dtype=np.int64), {}
@@ -192,16 +226,21 @@ class Ranker:
         else:
             rows = np.fromiter((r for r, _ in hits), dtype=np.int64)
             word = np.fromiter((s for _, s in hits), dtype=np.float32)
-        f = self.features(index, query, text, rows, asked)
+        f = self.evidence(index, asked, rows, needed)
         f["word"] = word
         return rows, f
 
-    def rank(self, index: PassageIndex, query: sparse.csr_matrix, text: str, k: int) -> list[Scored]:
-        """Fuse the evidence for the candidates and return the ``k`` best, best first."""
-        rows, f = self.candidate_evidence(index, query, text, k)
+    def rank(self, index: PassageIndex, asked: Asked, k: int) -> list[Scored]:
+        """Fuse the evidence for the candidates and return the ``k`` best, best first.
+
+        Only the evidence the fusion weighs is computed.
+        """
+        fusion = self.params.weights.fusion
+        needed = frozenset(name for name, w in zip(fusion.features, fusion.coef) if w)
+        rows, f = self.evidence_for(index, asked, k, needed)
         if not rows.size:
             return []
-        fused = self.params.weights.fusion.score(f, rows.size)
+        fused = fusion.score(f, rows.size)
         share = np.exp(fused - fused.max())
         share /= share.sum()
         order = np.lexsort((rows, -fused))
@@ -211,8 +250,7 @@ class Ranker:
             for i in order[:k]
         ]
 
-    def pick_sentence(self, index: PassageIndex, query: sparse.csr_matrix, text: str,
-                      rows: Sequence[int]) -> tuple[str, int] | None:
+    def pick_sentence(self, index: PassageIndex, asked: Asked, rows: Sequence[int]) -> tuple[str, int] | None:
         """The sentence that best answers the question among the given ranked passages.
 
         Returns ``(sentence, position of its passage in rows)``. A sentence
@@ -226,15 +264,11 @@ class Ranker:
         p = self.params
         if not len(rows):
             return None
-        asked = query.indices[index.unigram_[query.indices]]
-        query = self.expand(index, query, text)
-        cols = query.indices
+        cols = asked.query.indices
         found = self.candidates(index, np.asarray(rows, dtype=np.int64))
         seg = found.owner
-        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
-        cover = self._coverage(found.matrix[:, cols].toarray() > 0, cols, asked, index, total, text)
-        kind = answer_kind(text) if self.evidence_.shapes else None
-        typed = found.shaped(self.evidence_, kind, set(words(text)), np.ones(seg.size, dtype=bool)).astype(np.float64)
+        cover = self._coverage(index, found.matrix[:, cols].toarray() > 0, asked)
+        typed = found.shaped(self.evidence_, asked.kind, set(asked.words), np.ones(seg.size, dtype=bool)).astype(np.float64)
         before = np.zeros(seg.size)
         same = seg[1:] == seg[:-1]
         before[1:][same] = cover[:-1][same]
@@ -244,27 +278,41 @@ class Ranker:
 
     def features(self, index: PassageIndex, query: sparse.csr_matrix, text: str, rows: np.ndarray,
                  asked: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Evidence scores in [0, 1] for each candidate row (and its best sentence).
+        """Every piece of evidence for the candidate ``rows`` of a question, ``query`` used as given.
 
         ``asked`` are the columns of the words asked for (before family
-        expansion); by default, every unigram of ``query``. ``best_sentence``
-        is the position of the passage's best sentence (by cosine) inside it.
+        expansion); by default, every unigram of ``query``. See :meth:`evidence`.
         """
+        read = self.reading(index, query, text, expand=False)
+        if asked is not None:
+            vocab = index.vocabulary_
+            unknown = sum(t not in vocab for t in read.terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
+            read = replace(read, asked=asked, total=float(index.idf_[asked].sum()) + unknown)
+        return self.evidence(index, read, rows)
+
+    def evidence(self, index: PassageIndex, asked: Asked, rows: np.ndarray,
+                 needed: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+        """Evidence scores in [0, 1] for each candidate row (and its best sentence).
+
+        ``best_sentence`` is the position of the passage's best sentence (by
+        cosine) inside it; it, ``sentence`` and ``sentence_cover`` are always
+        computed, the other pieces when ``needed`` names them (None: all).
+        """
+        def want(name: str) -> bool:
+            return needed is None or name in needed
+
         f: dict[str, np.ndarray] = {}
+        query, text = asked.query, asked.text
         cols = query.indices
         q_data = query.data.astype(np.float32)
         # Query terms (unigrams) and their idf: the information the question asks for.
         # Family members added by expand() are not asked-for information of their own:
         # they only let their word count as (partly) present.
-        if asked is None:
-            asked = cols[index.unigram_[cols]]
-        total = float(index.idf_[asked].sum()) + _unknown_mass(index, text)
-        # Best sentence of each candidate, by cosine, and the best sentence coverage.
         found = self.candidates(index, rows)
         seg = found.owner
         sent_q = found.matrix[:, cols].toarray()
         sent_cos = sent_q @ q_data
-        sent_cover = self._coverage(sent_q > 0, cols, asked, index, total, text)
+        sent_cover = self._coverage(index, sent_q > 0, asked)
         best = np.full(rows.size, -1.0)
         np.maximum.at(best, seg, sent_cos)
         is_best = sent_cos >= best[seg]
@@ -272,84 +320,86 @@ class Ranker:
         best_at[seg[is_best][::-1]] = np.flatnonzero(is_best)[::-1]  # first best sentence of each passage
         best_cover = np.zeros(rows.size)
         np.maximum.at(best_cover, seg, sent_cover)
-        kind = answer_kind(text) if self.evidence_.shapes else None
-        shaped = found.shaped(self.evidence_, kind, set(words(text)), sent_cover > 0)
-        f["typed"] = np.zeros(rows.size)
-        np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
+        if want("typed"):
+            shaped = found.shaped(self.evidence_, asked.kind, set(asked.words), sent_cover > 0)
+            f["typed"] = np.zeros(rows.size)
+            np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
         f["sentence"] = np.clip(best, 0.0, None)
+        f["sentence_rel"] = relative(f["sentence"])  # the best sentence's cosine over the question's best one
         f["best_sentence"] = best_at - found.starts[:-1]
         f["sentence_cover"] = best_cover
-        pass_q = index.matrix_[rows][:, cols].toarray()
-        f["cover"] = self._coverage(pass_q > 0, cols, asked, index, total, text)
-        # The question's share found only among the names a paragraph carries from the one it continues.
-        carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
-        f["carried"] = self._coverage((pass_q > 0) | carried, cols, asked, index, total, text) - f["cover"]
-        bm25 = index.bm25(text, rows)
-        f["bm25"] = bm25 / bm25.max() if bm25.size and bm25.max() > 0 else bm25
-        f["char"] = self.evidence_.char_cosines(text, found)
-        f["phrase"] = self.evidence_.phrase_cover(text, found)
-        titles = [self.titles_[int(r)] for r in rows]
-        prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
-        has_prev = prev >= 0
-        f["previous"] = np.zeros(rows.size)
-        if has_prev.any():
-            f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
-        f["title"] = _title_cosines(index, titles, cols, q_data)
-        f["lsa"] = self.evidence_.latent(index, query, rows)
+        if want("cover") or want("carried") or want("context"):
+            pass_q = index.matrix_[rows][:, cols].toarray()
+            f["cover"] = self._coverage(index, pass_q > 0, asked)
+        if want("context"):
+            f["context"] = self._context(index, asked, rows, pass_q > 0, f["cover"])
+        if want("carried"):
+            # The question's share found only among the names a paragraph carries from the one it continues.
+            carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
+            f["carried"] = self._coverage(index, (pass_q > 0) | carried, asked) - f["cover"]
+        if want("bm25"):
+            f["bm25"] = relative(index.bm25(text, rows))
+        if want("sentence_bm25"):
+            f["sentence_bm25"] = sentence_bm25(index, text, found.matrix, seg, rows.size)
+        if want("char"):
+            f["char"] = self.evidence_.char_cosines(text, found)
+        if want("phrase"):
+            f["phrase"] = self.evidence_.phrase_cover(text, found)
+        if want("previous"):
+            prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
+            has_prev = prev >= 0
+            f["previous"] = np.zeros(rows.size)
+            if has_prev.any():
+                f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
+        if want("title"):
+            f["title"] = _title_cosines(index, [self.titles_[int(r)] for r in rows], cols, q_data)
+        if want("lsa"):
+            f["lsa"] = self.evidence_.latent(index, query, rows)
         return f
 
-    def _coverage(self, present: np.ndarray, cols: np.ndarray, asked: np.ndarray,
-                  index: PassageIndex, total: float, text: str = "") -> np.ndarray:
+    def _context(self, index: PassageIndex, asked: Asked, rows: np.ndarray, present: np.ndarray,
+                 cover: np.ndarray) -> np.ndarray:
+        """The question's share found only in the paragraph each row continues (0 for the others).
+
+        A paragraph that opens with a pronoun or a quotation ('"Great meeting
+        today," he wrote.') is read with the paragraph before it (which says
+        who wrote what, where): that paragraph's words count as the row's own.
+        """
+        continued = self.__dict__.get("continued_")
+        before = (continued[rows] if continued is not None
+                  else np.asarray(continued_rows(self.texts_, self.titles_, rows.tolist()), dtype=np.int64))
+        out = np.zeros(rows.size)
+        on = before >= 0
+        if on.any():
+            read_with = present[on] | (index.matrix_[before[on]][:, asked.query.indices].toarray() > 0)
+            out[on] = self._coverage(index, read_with, asked) - cover[on]
+        return out
+
+    def _coverage(self, index: PassageIndex, present: np.ndarray, asked: Asked) -> np.ndarray:
         """Share of the question's idf mass whose terms (or, partly, their family) occur in each row.
 
-        ``present`` is a boolean (rows x query columns) matrix. The words of
-        one name in the question count as present together (see ``name_parts``).
+        ``present`` is a boolean (rows x ``asked.query`` columns) matrix. The
+        words of one name in the question count as present together (see ``name_parts``).
         """
-        if total <= 0 or asked.size == 0:
+        cols, total = asked.query.indices, asked.total
+        if total <= 0 or asked.asked.size == 0:
             return np.zeros(present.shape[0])
         idf = index.idf_
         pos = {c: i for i, c in enumerate(cols.tolist())}
         families = self.__dict__.get("families_")
         w = self.params.family_weight
         hits: dict[int, np.ndarray] = {}
-        for c in asked.tolist():
+        for c in asked.asked.tolist():
             hit = present[:, pos[c]].astype(np.float64)
             for rel in (families.of_column(c) if families else ()):
                 if rel in pos:
                     hit = np.maximum(hit, w * present[:, pos[rel]])
             hits[c] = hit
-        if self.params.name_parts:
-            share_within_names(hits, name_groups(text, index.vocabulary_))
+        share_within_names(hits, asked.groups)
         credit = np.zeros(present.shape[0])
         for c, hit in hits.items():
             credit += idf[c] * hit
         return credit / total
-
-
-_NAME_RUN = re.compile(r"\b[A-Z][\w'\u2019.-]*(?:\s+[A-Z][\w'\u2019.-]*)+")
-
-
-def share_within_names(credit: dict[int, Any], groups: list[tuple[int, ...]]) -> None:
-    """Give every word of each name the best credit any of its words has (in place).
-
-    ``credit`` maps a question column to its credit (a number, or an array
-    over rows); the ranker's coverage and the answer's confidence share it.
-    """
-    for group in groups:
-        members = [c for c in group if c in credit]
-        if len(members) > 1:
-            either = functools.reduce(np.maximum, (credit[c] for c in members))
-            credit.update(dict.fromkeys(members, either))
-
-
-def name_groups(question: str, vocabulary: dict[str, int]) -> list[tuple[int, ...]]:
-    """Columns of each run of two or more capitalised words in the question: one name each."""
-    groups = []
-    for run in _NAME_RUN.finditer(question):
-        cols = sorted({vocabulary[t] for t in analyse(run.group()) if t in vocabulary})
-        if len(cols) > 1:
-            groups.append(tuple(cols))
-    return groups
 
 
 def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], weight: float) -> sparse.csr_matrix:
@@ -358,13 +408,6 @@ def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], we
     q = (query + weight * centroid).tocsr()
     q.data /= max(float(np.linalg.norm(q.data)), 1e-12)
     return q
-
-
-def _unknown_mass(index: PassageIndex, text: str) -> float:
-    """idf mass of question words the story never uses (each counts as a word seen once)."""
-    vocab = index.vocabulary_
-    unknown = {t for t in analyse(text) if t not in vocab}
-    return len(unknown) * (float(index.idf_.max()) if index.idf_.size else 1.0)
 
 
 def _title_cosines(index: PassageIndex, titles: Sequence[str], cols: np.ndarray, q_data: np.ndarray) -> np.ndarray:

@@ -140,6 +140,21 @@ def lowercase_words(texts: Sequence[str], chunk: int = 2000) -> frozenset[str]:
     return frozenset(found)
 
 
+_YEAR = re.compile(r"1[0-9]{3}|20[0-9]{2}|1[0-9]{2}0s|20[0-9]0s")
+_DECADES = frozenset("teens twenties thirties forties fifties sixties seventies eighties nineties".split())
+
+
+def _counts_time(w: str, tok: str, tokens: list[str], i: int) -> bool:
+    """Whether the number ``w`` (in token ``tokens[i]``) is a time: a year or decade ('1997', '1990s', 'her
+    sixties'), a clock time ('4:45'), or a count of a unit of time next to it ('18 months', 'May 31',
+    '62-year-old'). Any other number ('10 others', '$80 million') is an amount, not a when."""
+    if _YEAR.fullmatch(w) or w in _DECADES or ":" in tok:
+        return True
+    near = words(tok) + (words(tokens[i + 1])[:1] if i + 1 < len(tokens) else []) \
+        + (words(tokens[i - 1])[-1:] if i > 0 else [])
+    return any(n in _TIME_WORDS for n in near)
+
+
 def sentence_shapes(sentence: str, lowercase: frozenset[str] = frozenset()) -> tuple[frozenset[str], ...]:
     """The words of a sentence that could answer a NUMBER, NAME, PLACE, TIME or DESCRIBED question.
 
@@ -181,7 +196,8 @@ def sentence_shapes(sentence: str, lowercase: frozenset[str] = frozenset()) -> t
         for w in () if plain else words(tok):
             if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS:
                 numbers.add(w)
-                times.add(w)
+                if _counts_time(w, tok, tokens, i):
+                    times.add(w)
             elif w in _TIME_WORDS:
                 times.add(w)
             elif (tok.lstrip("\"'(\u201c\u2018[")[:1].isupper() and w not in STOP_WORDS
