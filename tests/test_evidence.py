@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.core import evidence as evidence_mod
 from bot.core.evidence import Candidates, PhraseAnalyzer
-from bot.core.vectorize import CharAnalyzer, WordAnalyzer, fast_fold, fast_words
+from bot.core.analyzers import CharAnalyzer, WordAnalyzer, fast_fold, fast_words
 from bot.core.shapes import _LOWER_WORD, answer_kind, lowercase_words, sentence_shapes, shape_found
 from bot.core.story import Story
 from bot.core.text import fold, sentences, words

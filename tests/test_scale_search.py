@@ -21,7 +21,8 @@ from scipy import sparse
 
 from bot.core import index as index_mod
 from bot.core.index import IndexParams, PassageIndex, top_k
-from bot.core.vectorize import CharAnalyzer, TfidfSpace, WordAnalyzer, _WordCounter
+from bot.core.analyzers import CharAnalyzer, WordAnalyzer
+from bot.core.vectorize import TfidfSpace, _WordCounter
 
 FUNCTION = "the of and to a in that is was he for it with as his on be at by said one new two time first".split()
 N_PARAGRAPHS = 4000
@@ -233,8 +234,8 @@ def test_character_space_equals_scikit_learns_tfidf_vectorizer(corpus, ngrams):
 
     texts = corpus[:800] + _story_texts() + ["", "!!!", "Café naïve, ÜNÏCODE", "a", "x " * 50]
     analyzer = CharAnalyzer(ngrams)
-    space = TfidfSpace(analyzer)
-    built = space.fit_transform(texts)
+    space = TfidfSpace(analyzer).fit(texts)
+    built = space.rows(texts)
     reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", dtype=np.float32)
     expected = sparse.csr_matrix(reference.fit_transform(texts))
     expected.sort_indices()  # scikit-learn leaves each row's columns in the order met; ours are sorted
@@ -242,16 +243,37 @@ def test_character_space_equals_scikit_learns_tfidf_vectorizer(corpus, ngrams):
     assert np.array_equal(space.idf_, reference.idf_.astype(np.float32))
     assert np.array_equal(built.indptr, expected.indptr)
     assert np.array_equal(built.indices, expected.indices)
-    assert np.array_equal(built.data, expected.data)
-    # a query is turned into the same row by the numpy path
+    np.testing.assert_allclose(built.data, expected.data, rtol=1e-6)
+    # a query is turned into the same row by the term-by-term path
     got = space.transform(texts[:5])
     want = sparse.csr_matrix(reference.transform(texts[:5]))
+    want.sort_indices()
     assert np.array_equal(got.indices, want.indices) and np.allclose(got.data, want.data)
 
 
+@pytest.mark.parametrize("min_df, max_df", [(2, 1.0), (1, 0.5), (3, 0.2), (1, 5)])
+def test_pruned_spaces_equal_scikit_learns_tfidf_vectorizer(corpus, min_df, max_df):
+    """One pruning rule (min_df / max_df, counts or shares) for the word, phrase and character spaces."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = corpus[:300] + _story_texts()
+    for analyzer in (WordAnalyzer(True), CharAnalyzer()):
+        reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, dtype=np.float32,
+                                    min_df=min_df, max_df=max_df).fit(texts)
+        want = {t: int(i) for t, i in reference.vocabulary_.items()}
+        space = TfidfSpace(analyzer, min_df=min_df, max_df=max_df).fit(texts)
+        assert space.vocabulary_ == want
+        np.testing.assert_allclose(space.idf_, reference.idf_, rtol=1e-6)
+        if isinstance(analyzer, WordAnalyzer):
+            counted = TfidfSpace(analyzer, min_df=min_df, max_df=max_df)
+            counted.fit_counts(texts)
+            assert counted.vocabulary_ == want
+            assert np.array_equal(counted.idf_, reference.idf_.astype(np.float32))
+
+
 def test_character_space_of_texts_without_words_is_empty():
-    space = TfidfSpace(CharAnalyzer())
-    assert space.fit_transform(["", "  ", "\t"]).shape == (3, 0)
+    space = TfidfSpace(CharAnalyzer()).fit(["", "  ", "\t"])
+    assert space.rows(["", "  ", "\t"]).shape == (3, 0)
     assert space.transform(["anything"]).shape == (1, 0)
 
 

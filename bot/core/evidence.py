@@ -27,7 +27,8 @@ from scipy import sparse
 
 from .continuation import carried_names
 from .index import PassageIndex
-from .vectorize import CharAnalyzer, TfidfSpace, fast_words
+from .analyzers import CharAnalyzer, fast_words
+from .vectorize import TfidfSpace
 from .shapes import lowercase_words, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
 

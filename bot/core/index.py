@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .vectorize import TfidfSpace, WordAnalyzer
+from .analyzers import WordAnalyzer
+from .vectorize import TfidfSpace
 
 
 @dataclass(frozen=True)
