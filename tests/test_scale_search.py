@@ -289,3 +289,32 @@ def test_bm25_read_back_from_the_weights_equals_bm25_from_the_counts(corpus):
         cols = np.arange(len(built.vocabulary_))
         got = built.bm25_impacts(rows, cols).toarray()
         assert np.array_equal(got, reference.toarray())
+
+
+@pytest.fixture(scope="module")
+def word_space(corpus) -> TfidfSpace:
+    space = TfidfSpace(WordAnalyzer(False))
+    space.fit_counts(corpus[:300] + _story_texts() + ["Alice's", "the es", "Ze Zed's"])
+    space.finish()
+    return space
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("aZbEs c'-\u2019\u00e9\x00\n.xY")), max_size=40), max_size=6),
+       ascii_only=st.booleans())
+def test_counts_through_the_word_memo_equal_the_analysers_terms(word_space, texts, ascii_only):
+    """Without word pairs, counts look words up through a memo (word as written -> column), every
+    text at once when they are ASCII; the same counts as analysing each text and looking its terms
+    up, before and after the memo is filled."""
+    if ascii_only:
+        texts = [t.replace("\u00e9", "e") for t in texts]
+    analyzer = WordAnalyzer(False)
+    want = np.zeros((len(texts), word_space.size), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for term in analyzer(text):
+            if term in word_space.vocabulary_:
+                want[i, word_space.vocabulary_[term]] += 1
+    for _ in range(2):
+        got = word_space.counts(texts)
+        assert got.has_canonical_format
+        np.testing.assert_array_equal(got.toarray(), want)

@@ -9,6 +9,7 @@ scikit-learn. The index (``index.py``) and the candidates' evidence
 """
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter
 from itertools import chain
@@ -17,10 +18,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import sparse
 
-from .analyzers import _ASCII_WORD, WordAnalyzer
-from .text import STOP_WORDS, stem
+from .analyzers import _ASCII_WORD, WordAnalyzer, _word_term
+from .text import _QUOTES, STOP_WORDS, stem
 
 _UNSEEN = object()
+_MEMO_LIMIT = 1 << 18  # words a space remembers the columns of (then it starts again)
+_BREAK, _BREAK_ID = "\x00", -2  # between texts looked up together (no word holds it)
+_WORD_OR_BREAK = re.compile(_ASCII_WORD.pattern + "|" + _BREAK)
 
 
 class _WordCounter:
@@ -331,24 +335,76 @@ class TfidfSpace:
         """Raw term counts of ``texts`` in this space's vocabulary (float32 CSR, columns sorted in each row).
 
         The one place a text's terms are looked up: a batch of texts is
-        analysed, its terms looked up once each, and the (text, term) pairs
-        counted with one numpy sort.
+        analysed, its terms looked up, and the (text, term) pairs counted with
+        one numpy sort.
         """
-        analyse = getattr(self.analyzer, "fast", self.analyzer)
-        get = self.vocabulary_.get
-        ids: list[int] = []
-        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
-        for i, text in enumerate(texts):
-            ids.extend([get(t, -1) for t in analyse(text)])
-            sizes[i + 1] = len(ids)
-        ids_a = np.asarray(ids, dtype=np.int64)
+        ids, sizes = self._term_ids(texts)
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(sizes))
-        known = ids_a >= 0
-        pairs, counts = np.unique((owner[known] << 32) | ids_a[known], return_counts=True)
+        known = ids >= 0
+        pairs, counts = np.unique((owner[known] << 32) | ids[known], return_counts=True)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs >> 32, minlength=len(texts)), out=indptr[1:])
         return sparse.csr_matrix((counts.astype(np.float32), (pairs & 0xFFFFFFFF).astype(np.int32), indptr),
                                  shape=(len(texts), self.size))
+
+    def _term_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of every term of ``texts`` in order (-1: not in the vocabulary), and where each text's start.
+
+        Words without pairs (large stories) go through a memo from the word as
+        written (lower case, ASCII) to its column, kept while the process runs:
+        a question's candidates repeat the story's words, and one dictionary
+        look-up a word replaces folding, stemming and looking the term up.
+        """
+        analyzer = self.analyzer
+        ids: list[int] = []
+        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
+        if not (isinstance(analyzer, WordAnalyzer) and not analyzer.bigrams):
+            analyse, get = getattr(analyzer, "fast", analyzer), self.vocabulary_.get
+            for i, text in enumerate(texts):
+                ids.extend([get(t, -1) for t in analyse(text)])
+                sizes[i + 1] = len(ids)
+            return np.asarray(ids, dtype=np.int64), sizes
+        memo = self.__dict__.get("_columns")
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = self._columns = {_BREAK: _BREAK_ID}
+        joined = _BREAK.join(texts).translate(_QUOTES)
+        if joined.isascii() and joined.count(_BREAK) == len(texts) - 1:
+            # Every text at once: one pass of the pattern and the memo over all their words (C loops), the
+            # texts told apart by the break between them.
+            found = _WORD_OR_BREAK.findall(joined.lower())
+            cols = list(map(memo.get, found))
+            if None in cols:  # words not met before
+                cols = [self._word_column(w) if c is None else c for c, w in zip(cols, found)]
+            all_ids = np.asarray(cols, dtype=np.int64)
+            breaks = np.flatnonzero(all_ids == _BREAK_ID)
+            sizes[1:-1] = breaks - np.arange(breaks.size)
+            sizes[-1] = all_ids.size - breaks.size
+            return all_ids[all_ids != _BREAK_ID], sizes
+        get = self.vocabulary_.get
+        for i, text in enumerate(texts):
+            plain = text.translate(_QUOTES)
+            if plain.isascii():
+                found = _ASCII_WORD.findall(plain.lower())
+                cols = list(map(memo.get, found))
+                if None in cols:
+                    cols = [self._word_column(w) if c is None else c for c, w in zip(cols, found)]
+                ids.extend(cols)
+            else:
+                ids.extend([get(t, -1) for t in analyzer(text)])
+            sizes[i + 1] = len(ids)
+        return np.asarray(ids, dtype=np.int64), sizes
+
+    def _word_column(self, word: str) -> int:
+        """The column of one lower-case ASCII word as :func:`~bot.core.analyzers.fast_words` finds it (-1: none)."""
+        term = _word_term(word[:-2] if word.endswith("'s") else word)
+        column = -1 if term is None else self.vocabulary_.get(term, -1)
+        self._columns[word] = column
+        return column
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_columns", None)  # a memo of this process, not part of the space
+        return state
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """The L2-normalised TF-IDF rows of ``texts`` (numpy only once the story is built).
