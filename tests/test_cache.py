@@ -132,7 +132,7 @@ def _damage(path: Path, how: str) -> None:
     elif how == "checksum-of-garbage":  # a valid header and checksum over a payload that is not a pickle
         header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
         payload = b"not a pickle at all"
-        header.update(sections=[len(payload)], sha256=[cache_mod.piece_digests(payload)], offset=4096)
+        header.update(sections=[len(payload)], digests=[cache_mod.piece_digests(payload, 0)], offset=4096)
         head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
         data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
     # A new file in its place, as a copy or restore would leave it: writing into the file itself would change
@@ -179,12 +179,12 @@ def test_pieces_hashed_on_threads_still_reject_any_damage(story_dir, monkeypatch
     threads = []
     real = cache_mod._piece_matches
     monkeypatch.setattr(cache_mod, "_piece_matches",
-                        lambda piece, digest: threads.append(threading.current_thread().name) or real(piece, digest))
+                        lambda *args: threads.append(threading.current_thread().name) or real(*args))
     good = load_story(story_dir)
     path = _cache_file(story_dir)
     with open(path, "rb") as fh:
         header, _ = cache_mod._header(fh)
-    assert len(header["sha256"][0]) > 1 and sum(map(len, header["sha256"])) > len(header["sections"])
+    assert len(header["digests"][0]) > 1 and sum(map(len, header["digests"])) > len(header["sections"])
     if how is not None:
         _damage(path, how)
     threads.clear()
