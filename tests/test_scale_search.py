@@ -318,3 +318,35 @@ def test_counts_through_the_word_memo_equal_the_analysers_terms(word_space, text
         got = word_space.counts(texts)
         assert got.has_canonical_format
         np.testing.assert_array_equal(got.toarray(), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n_rows=st.integers(0, 50), n_cols=st.integers(0, 30))
+def test_submatrix_equals_scipys_fancy_indexing(index, seed, n_rows, n_cols):
+    """A question's terms in its candidates, gathered with numpy: the same entries in the same order as scipy's."""
+    from bot.core.index import submatrix
+
+    rng = np.random.default_rng(seed)
+    matrix = index.matrix_
+    rows = rng.integers(0, matrix.shape[0], n_rows)  # repeats allowed
+    cols = np.unique(rng.integers(0, matrix.shape[1], n_cols)).astype(np.int32)
+    if n_cols and seed % 3 == 0:  # columns every row has a chance to hold
+        cols = np.unique(np.concatenate([cols, matrix.indices[matrix.indptr[rows[:3]]]])).astype(np.int32)
+    got = submatrix(matrix, rows, cols)
+    want = sparse.csr_matrix(matrix[rows][:, cols])
+    assert got.shape == want.shape
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    unsorted = cols[::-1]
+    assert np.array_equal(submatrix(matrix, rows, unsorted).toarray(), matrix[rows][:, unsorted].toarray())
+
+
+def test_submatrix_of_empty_rows():
+    from bot.core.index import submatrix
+
+    matrix = sparse.csr_matrix(np.array([[0, 1.5, 0], [0, 0, 0], [2.0, 0, 3.0], [0, 0, 0]], dtype=np.float32))
+    for rows in ([1, 3], [3, 2, 1], [0, 3], []):
+        for cols in ([0, 2], [1], [], [0, 1, 2]):
+            got = submatrix(matrix, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int32))
+            want = matrix[np.asarray(rows, dtype=np.int64)][:, np.asarray(cols, dtype=np.int32)]
+            assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.toarray(), want.toarray())
