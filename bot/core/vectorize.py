@@ -372,10 +372,11 @@ class TfidfSpace:
             # Every text at once: one pass of the pattern and the memo over all their words (C loops), the
             # texts told apart by the break between them.
             found = _WORD_OR_BREAK.findall(joined.lower())
-            cols = list(map(memo.get, found))
-            if None in cols:  # words not met before
-                cols = [self._word_column(w) if c is None else c for c, w in zip(cols, found)]
-            all_ids = np.asarray(cols, dtype=np.int64)
+            try:  # every word met before: straight from the memo into an array
+                all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
+            except KeyError:
+                all_ids = np.fromiter((memo[w] if w in memo else self._word_column(w) for w in found),
+                                      dtype=np.int64, count=len(found))
             breaks = np.flatnonzero(all_ids == _BREAK_ID)
             sizes[1:-1] = breaks - np.arange(breaks.size)
             sizes[-1] = all_ids.size - breaks.size
