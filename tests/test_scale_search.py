@@ -300,7 +300,7 @@ def word_space(corpus) -> TfidfSpace:
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("aZbEs c'-\u2019\u00e9\x00\n.xY")), max_size=40), max_size=6),
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("aZbEs c''-\u2019\u00e9\x00\n.xY_1")), max_size=40), max_size=6),
        ascii_only=st.booleans())
 def test_counts_through_the_word_memo_equal_the_analysers_terms(word_space, texts, ascii_only):
     """Without word pairs, counts look words up through a memo (word as written -> column), every

@@ -9,7 +9,6 @@ scikit-learn. The index (``index.py``) and the candidates' evidence
 """
 from __future__ import annotations
 
-import re
 from array import array
 from collections import Counter
 from itertools import chain
@@ -24,7 +23,10 @@ from .text import _QUOTES, STOP_WORDS, stem
 _UNSEEN = object()
 _MEMO_LIMIT = 1 << 18  # words a space remembers the columns of (then it starts again)
 _BREAK, _BREAK_ID = "\x00", -2  # between texts looked up together (no word holds it)
-_WORD_OR_BREAK = re.compile(_ASCII_WORD.pattern + "|" + _BREAK)
+_SEVERAL = -3  # a run of letters, digits and apostrophes that holds more than one word ("a''b")
+# Lower-case ASCII to runs of the characters words are made of: every other character a space. A word of
+# text.words never spans two runs, so each run is its words, and is one word unless it has apostrophes.
+_RUNS = str.maketrans({chr(c): (chr(c) if chr(c).isalnum() or chr(c) in "'" + _BREAK else " ") for c in range(128)})
 
 
 class _WordCounter:
@@ -367,39 +369,53 @@ class TfidfSpace:
         memo = self.__dict__.get("_columns")
         if memo is None or len(memo) > _MEMO_LIMIT:
             memo = self._columns = {_BREAK: _BREAK_ID}
-        joined = _BREAK.join(texts).translate(_QUOTES)
+        joined = f" {_BREAK} ".join(texts).translate(_QUOTES)
         if joined.isascii() and joined.count(_BREAK) == len(texts) - 1:
-            # Every text at once: one pass of the pattern and the memo over all their words (C loops), the
-            # texts told apart by the break between them.
-            found = _WORD_OR_BREAK.findall(joined.lower())
-            try:  # every word met before: straight from the memo into an array
+            # Every text at once, in C loops: cut into runs of word characters (a translation and a split),
+            # each run looked up in the memo, the texts told apart by the break between them.
+            found = joined.lower().translate(_RUNS).split()
+            try:  # every run met before: straight from the memo into an array
                 all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
             except KeyError:
                 all_ids = np.fromiter((memo[w] if w in memo else self._word_column(w) for w in found),
                                       dtype=np.int64, count=len(found))
+            if (all_ids == _SEVERAL).any():  # a run of several words: rare enough to take the long way
+                return self._term_ids_by_text(texts, memo)
             breaks = np.flatnonzero(all_ids == _BREAK_ID)
             sizes[1:-1] = breaks - np.arange(breaks.size)
             sizes[-1] = all_ids.size - breaks.size
             return all_ids[all_ids != _BREAK_ID], sizes
+        return self._term_ids_by_text(texts, memo)
+
+    def _term_ids_by_text(self, texts: Sequence[str], memo: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``_term_ids`` text by text, words found by the word pattern (non-ASCII text by the analyser)."""
+        ids: list[int] = []
+        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
         get = self.vocabulary_.get
         for i, text in enumerate(texts):
             plain = text.translate(_QUOTES)
             if plain.isascii():
                 found = _ASCII_WORD.findall(plain.lower())
-                cols = list(map(memo.get, found))
-                if None in cols:
-                    cols = [self._word_column(w) if c is None else c for c, w in zip(cols, found)]
-                ids.extend(cols)
+                ids.extend([memo[w] if w in memo else self._word_column(w) for w in found])
             else:
-                ids.extend([get(t, -1) for t in analyzer(text)])
+                ids.extend([get(t, -1) for t in self.analyzer(text)])
             sizes[i + 1] = len(ids)
         return np.asarray(ids, dtype=np.int64), sizes
 
-    def _word_column(self, word: str) -> int:
-        """The column of one lower-case ASCII word as :func:`~bot.core.analyzers.fast_words` finds it (-1: none)."""
-        term = _word_term(word[:-2] if word.endswith("'s") else word)
-        column = -1 if term is None else self.vocabulary_.get(term, -1)
-        self._columns[word] = column
+    def _word_column(self, run: str) -> int:
+        """The column of the one word in a run of lower-case ASCII word characters, as
+        :func:`~bot.core.analyzers.fast_words` finds it (-1: no word or not in the vocabulary;
+        ``_SEVERAL``: more than one word)."""
+        words_ = _ASCII_WORD.findall(run) if "'" in run else [run]
+        if len(words_) > 1:
+            column = _SEVERAL
+        elif not words_:
+            column = -1
+        else:
+            word = words_[0]
+            term = _word_term(word[:-2] if word.endswith("'s") else word)
+            column = -1 if term is None else self.vocabulary_.get(term, -1)
+        self._columns[run] = column
         return column
 
     def __getstate__(self) -> dict:
