@@ -349,6 +349,35 @@ class TfidfSpace:
         return sparse.csr_matrix((counts.astype(np.float32), (pairs & 0xFFFFFFFF).astype(np.int32), indptr),
                                  shape=(len(texts), self.size))
 
+    def _unseen_counts(self, unseen: list[tuple[int, str]], n_texts: int) -> sparse.csr_matrix:
+        """The gram counts of words missing from ``units_`` (``(text, word)`` pairs), as a texts x grams matrix.
+
+        Each distinct word is cut into grams once, and kept in a memo while the
+        process runs (a large story's candidates are mostly words its sample
+        never saw, and the same words come back question after question); the
+        counts are then one product, (texts x words) times (words x grams).
+        """
+        memo = self.__dict__.get("_unit_grams")
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = self._unit_grams = {}
+        ids: dict[str, int] = {}
+        owner = np.fromiter((i for i, _ in unseen), dtype=np.int64, count=len(unseen))
+        word = np.fromiter((ids.setdefault(u, len(ids)) for _, u in unseen), dtype=np.int64, count=len(unseen))
+        rows_of = []
+        for unit in ids:  # in id order
+            grams = memo.get(unit)
+            if grams is None:
+                found = Counter(c for c in map(self.vocabulary_.get, self.analyzer.unit_grams(unit)) if c is not None)
+                grams = memo[unit] = (np.fromiter(found.keys(), dtype=np.int32, count=len(found)),
+                                      np.fromiter(found.values(), dtype=np.float32, count=len(found)))
+            rows_of.append(grams)
+        indptr = np.zeros(len(rows_of) + 1, dtype=np.int64)
+        np.cumsum([cols.size for cols, _ in rows_of], out=indptr[1:])
+        grams_of = sparse.csr_matrix((np.concatenate([v for _, v in rows_of]), np.concatenate([c for c, _ in rows_of]),
+                                      indptr), shape=(len(rows_of), self.size))
+        by_word = sparse.csr_matrix((np.ones(len(unseen), dtype=np.float32), (owner, word)), shape=(n_texts, len(ids)))
+        return sparse.csr_matrix(by_word @ grams_of)
+
     def _term_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The columns of every term of ``texts`` in order (-1: not in the vocabulary), and where each text's start.
 
@@ -420,7 +449,8 @@ class TfidfSpace:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_columns", None)  # a memo of this process, not part of the space
+        for memo in ("_columns", "_unit_grams"):  # memos of this process, not part of the space
+            state.pop(memo, None)
         return state
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -457,13 +487,7 @@ class TfidfSpace:
         by_unit = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
                                     shape=(len(texts), len(units)))
         counts = sparse.csr_matrix(by_unit @ self.unit_counts_)
-        if unseen:  # a word the story never uses (a text from elsewhere): its grams one by one
-            extra = Counter((i, c) for i, unit in unseen for g in self.analyzer.unit_grams(unit)
-                            if (c := self.vocabulary_.get(g)) is not None)
-            if extra:
-                keys = list(extra)
-                counts = sparse.csr_matrix(counts + sparse.csr_matrix(
-                    (np.fromiter(extra.values(), dtype=np.float32, count=len(keys)),
-                     ([i for i, _ in keys], [c for _, c in keys])), shape=counts.shape))
+        if unseen:  # words the fitted texts never used (a large story's idf comes from a sample): their grams
+            counts = sparse.csr_matrix(counts + self._unseen_counts(unseen, len(texts)))
         counts.sum_duplicates()
         return weigh_rows(counts.astype(np.float32), self.idf_, self.sublinear_tf)
