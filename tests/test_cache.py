@@ -1,13 +1,16 @@
 """The index cache: loaded when nothing changed, rebuilt when anything did, never trusted when damaged."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,11 +126,13 @@ def _damage(path: Path, how: str) -> None:
         header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
         last = header["sections"][-1]
         data[len(data) - cache_mod._pad(last) - 1] ^= 0x01
+    elif how == "pickle":  # one bit in the middle of the pickle section
+        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        data[int(header["offset"]) + header["sections"][0] // 2] ^= 0x01
     elif how == "checksum-of-garbage":  # a valid header and checksum over a payload that is not a pickle
-        import hashlib
         header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
         payload = b"not a pickle at all"
-        header.update(sections=[len(payload)], sha256=hashlib.sha256(payload).hexdigest(), offset=4096)
+        header.update(sections=[len(payload)], digests=[cache_mod.piece_digests(payload, 0)], offset=4096)
         head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
         data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
     # A new file in its place, as a copy or restore would leave it: writing into the file itself would change
@@ -138,7 +143,7 @@ def _damage(path: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate", "header", "magic", "empty", "trailing", "checksum-of-garbage",
-                                 "last-array"])
+                                 "last-array", "pickle"])
 def test_a_damaged_cache_is_ignored_with_a_warning_and_rebuilt(story_dir, builds, how):
     good = load_story(story_dir)
     _damage(_cache_file(story_dir), how)
@@ -154,14 +159,40 @@ def test_a_damaged_cache_is_ignored_with_a_warning_and_rebuilt(story_dir, builds
     assert len(builds) == 2 and seen == []
 
 
-def test_a_damaged_cache_never_reaches_unpickling(story_dir, monkeypatch):
+def test_a_damaged_pickle_never_reaches_unpickling(story_dir, monkeypatch):
     load_story(story_dir)
-    _damage(_cache_file(story_dir), "flip")
+    _damage(_cache_file(story_dir), "pickle")
     calls = []
     monkeypatch.setattr(cache_mod.pickle, "loads", lambda *a, **k: calls.append(a) or pytest.fail("unpickled"))
     monkeypatch.setattr(cache_mod, "save_story", lambda *a, **k: None)
     load_story(story_dir, warn=lambda m: None)
     assert calls == []
+
+
+@pytest.mark.parametrize("how", [None, "pickle", "last-array", "flip"])
+def test_pieces_hashed_on_threads_still_reject_any_damage(story_dir, monkeypatch, how):
+    """A large file is hashed in pieces on two threads, the pickle unpickled while the arrays are
+    hashed: the story is returned only when every piece matched (here with tiny pieces, so the
+    bundled story's file has many)."""
+    monkeypatch.setattr(cache_mod, "_PIECE", 1 << 16)
+    monkeypatch.setattr(cache_mod, "_THREADED", 0)
+    threads = []
+    real = cache_mod._piece_matches
+    monkeypatch.setattr(cache_mod, "_piece_matches",
+                        lambda *args: threads.append(threading.current_thread().name) or real(*args))
+    good = load_story(story_dir)
+    path = _cache_file(story_dir)
+    with open(path, "rb") as fh:
+        header, _ = cache_mod._header(fh)
+    assert len(header["digests"][0]) > 1 and sum(map(len, header["digests"])) > len(header["sections"])
+    if how is not None:
+        _damage(path, how)
+    threads.clear()
+    with pytest.raises(cache_mod.CacheDamaged, match="checksum") if how else contextlib.nullcontext():
+        story = cache_mod.read_cached(path, fingerprint(story_dir))
+    assert threads and all(name.startswith("cache-check") for name in threads)
+    if how is None:
+        assert _answer(story) == _answer(good)
 
 
 def _root(array) -> object:
@@ -443,3 +474,49 @@ def test_progress_on_a_terminal_redraws_one_line_once_building_takes_a_while():
 def test_cli_build_of_a_small_story_prints_no_progress(story_dir, tmp_path):
     result = run_cli("--seeds", str(story_dir), "sources", env=clean_env(STORYBOT_CACHE_DIR=str(tmp_path / "c")))
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_a_cache_hit_reads_the_articles_text_from_the_mapped_file(story_dir):
+    """The text is one array section of the file, not a million strings in the pickle: each paragraph is
+    decoded when read, and the articles are equal (and hash equal) to the ones built."""
+    import mmap
+
+    from bot.core.mapped_text import TextSlice
+
+    built = Story.from_folder(story_dir)
+    load_story(story_dir)
+    story = load_story(story_dir)
+    for old, new in zip(built.articles, story.articles, strict=True):
+        assert isinstance(new.paragraphs, TextSlice) and isinstance(new.numbers, TextSlice)
+        assert new.paragraphs == old.paragraphs and old.paragraphs == new.paragraphs
+        assert new.numbers == old.numbers and new.lines == old.lines
+        assert new == old and hash(new) == hash(old)
+        assert list(new.paragraphs) == list(old.paragraphs) and new.paragraphs[-1] == old.paragraphs[-1]
+        assert new.paragraphs[1:3] == old.paragraphs[1:3]
+    assert isinstance(_root(story.articles[0].paragraphs.store.data), mmap.mmap)
+    with pytest.raises(IndexError):
+        story.articles[0].paragraphs[len(story.articles[0].paragraphs)]
+    assert [p.text for p in story.passages] == [p.text for p in built.passages]
+
+
+def test_mapped_text_round_trips_any_string_and_pickles_as_a_tuple():
+    import pickle
+
+    from bot.core.mapped_text import dispatch_table
+    from bot.core.models import Article
+
+    odd = ("Café naïve \u00e9\u0301 \U0001F600", "", "line\nbreak\ttab", "lone \ud800 surrogate", "x" * 5000)
+    articles = (Article("a.txt", 1, "T", odd, (1, 3, 4, 7, 9), (1, 5, 9, 12, 20)),
+                Article("b.txt", 2, "U", ("only",), (2,)),
+                Article("c.txt", 3, "V", (), ()))
+    buffers: list[pickle.PickleBuffer] = []
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=5, buffer_callback=buffers.append)
+    pickler.dispatch_table = dispatch_table(articles)
+    pickler.dump(articles)
+    assert len(out.getvalue()) < 1000 and buffers  # the text went out of band
+    loaded = pickle.loads(out.getvalue(), buffers=buffers)
+    assert loaded == articles and [a.paragraphs for a in loaded] == [a.paragraphs for a in articles]
+    assert loaded[1].lines == () and loaded[2].paragraphs == ()
+    again = pickle.loads(pickle.dumps(loaded[0]))  # outside the cache: plain tuples
+    assert type(again.paragraphs) is tuple and again == articles[0]

@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.core import evidence as evidence_mod
 from bot.core.evidence import Candidates, PhraseAnalyzer
-from bot.core.vectorize import CharAnalyzer, WordAnalyzer, fast_fold, fast_words
+from bot.core.analyzers import CharAnalyzer, WordAnalyzer, fast_fold, fast_words
 from bot.core.shapes import _LOWER_WORD, answer_kind, lowercase_words, sentence_shapes, shape_found
 from bot.core.story import Story
 from bot.core.text import fold, sentences, words
@@ -243,6 +243,8 @@ def test_character_weights_of_a_large_story_come_from_a_sample(seeds, monkeypatc
     assert any(unit not in model.char_space_.units_ for t in outside for unit in CharAnalyzer().units(t))
     np.testing.assert_allclose(model.char_space_.rows(outside).toarray(),
                                model.char_space_.transform(outside).toarray(), atol=1e-6)
+    again = model.char_space_.rows(outside[::-1])  # the unseen words' grams now come from the memo
+    np.testing.assert_array_equal(again.toarray(), model.char_space_.rows(outside).toarray()[::-1])
 
 
 @settings(max_examples=200, deadline=None)

@@ -21,7 +21,8 @@ from scipy import sparse
 
 from bot.core import index as index_mod
 from bot.core.index import IndexParams, PassageIndex, top_k
-from bot.core.vectorize import CharAnalyzer, TfidfSpace, WordAnalyzer, _WordCounter
+from bot.core.analyzers import CharAnalyzer, WordAnalyzer
+from bot.core.vectorize import TfidfSpace, _WordCounter
 
 FUNCTION = "the of and to a in that is was he for it with as his on be at by said one new two time first".split()
 N_PARAGRAPHS = 4000
@@ -233,8 +234,8 @@ def test_character_space_equals_scikit_learns_tfidf_vectorizer(corpus, ngrams):
 
     texts = corpus[:800] + _story_texts() + ["", "!!!", "Café naïve, ÜNÏCODE", "a", "x " * 50]
     analyzer = CharAnalyzer(ngrams)
-    space = TfidfSpace(analyzer)
-    built = space.fit_transform(texts)
+    space = TfidfSpace(analyzer).fit(texts)
+    built = space.rows(texts)
     reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, norm="l2", dtype=np.float32)
     expected = sparse.csr_matrix(reference.fit_transform(texts))
     expected.sort_indices()  # scikit-learn leaves each row's columns in the order met; ours are sorted
@@ -242,16 +243,37 @@ def test_character_space_equals_scikit_learns_tfidf_vectorizer(corpus, ngrams):
     assert np.array_equal(space.idf_, reference.idf_.astype(np.float32))
     assert np.array_equal(built.indptr, expected.indptr)
     assert np.array_equal(built.indices, expected.indices)
-    assert np.array_equal(built.data, expected.data)
-    # a query is turned into the same row by the numpy path
+    np.testing.assert_allclose(built.data, expected.data, rtol=1e-6)
+    # a query is turned into the same row by the term-by-term path
     got = space.transform(texts[:5])
     want = sparse.csr_matrix(reference.transform(texts[:5]))
+    want.sort_indices()
     assert np.array_equal(got.indices, want.indices) and np.allclose(got.data, want.data)
 
 
+@pytest.mark.parametrize("min_df, max_df", [(2, 1.0), (1, 0.5), (3, 0.2), (1, 5)])
+def test_pruned_spaces_equal_scikit_learns_tfidf_vectorizer(corpus, min_df, max_df):
+    """One pruning rule (min_df / max_df, counts or shares) for the word, phrase and character spaces."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = corpus[:300] + _story_texts()
+    for analyzer in (WordAnalyzer(True), CharAnalyzer()):
+        reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, dtype=np.float32,
+                                    min_df=min_df, max_df=max_df).fit(texts)
+        want = {t: int(i) for t, i in reference.vocabulary_.items()}
+        space = TfidfSpace(analyzer, min_df=min_df, max_df=max_df).fit(texts)
+        assert space.vocabulary_ == want
+        np.testing.assert_allclose(space.idf_, reference.idf_, rtol=1e-6)
+        if isinstance(analyzer, WordAnalyzer):
+            counted = TfidfSpace(analyzer, min_df=min_df, max_df=max_df)
+            counted.fit_counts(texts)
+            assert counted.vocabulary_ == want
+            assert np.array_equal(counted.idf_, reference.idf_.astype(np.float32))
+
+
 def test_character_space_of_texts_without_words_is_empty():
-    space = TfidfSpace(CharAnalyzer())
-    assert space.fit_transform(["", "  ", "\t"]).shape == (3, 0)
+    space = TfidfSpace(CharAnalyzer()).fit(["", "  ", "\t"])
+    assert space.rows(["", "  ", "\t"]).shape == (3, 0)
     assert space.transform(["anything"]).shape == (1, 0)
 
 
@@ -267,3 +289,64 @@ def test_bm25_read_back_from_the_weights_equals_bm25_from_the_counts(corpus):
         cols = np.arange(len(built.vocabulary_))
         got = built.bm25_impacts(rows, cols).toarray()
         assert np.array_equal(got, reference.toarray())
+
+
+@pytest.fixture(scope="module")
+def word_space(corpus) -> TfidfSpace:
+    space = TfidfSpace(WordAnalyzer(False))
+    space.fit_counts(corpus[:300] + _story_texts() + ["Alice's", "the es", "Ze Zed's"])
+    space.finish()
+    return space
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.sampled_from(list("aZbEs c''-\u2019\u00e9\x00\n.xY_1")), max_size=40), max_size=6),
+       ascii_only=st.booleans())
+def test_counts_through_the_word_memo_equal_the_analysers_terms(word_space, texts, ascii_only):
+    """Without word pairs, counts look words up through a memo (word as written -> column), every
+    text at once when they are ASCII; the same counts as analysing each text and looking its terms
+    up, before and after the memo is filled."""
+    if ascii_only:
+        texts = [t.replace("\u00e9", "e") for t in texts]
+    analyzer = WordAnalyzer(False)
+    want = np.zeros((len(texts), word_space.size), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for term in analyzer(text):
+            if term in word_space.vocabulary_:
+                want[i, word_space.vocabulary_[term]] += 1
+    for _ in range(2):
+        got = word_space.counts(texts)
+        assert got.has_canonical_format
+        np.testing.assert_array_equal(got.toarray(), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n_rows=st.integers(0, 50), n_cols=st.integers(0, 30))
+def test_submatrix_equals_scipys_fancy_indexing(index, seed, n_rows, n_cols):
+    """A question's terms in its candidates, gathered with numpy: the same entries in the same order as scipy's."""
+    from bot.core.index import submatrix
+
+    rng = np.random.default_rng(seed)
+    matrix = index.matrix_
+    rows = rng.integers(0, matrix.shape[0], n_rows)  # repeats allowed
+    cols = np.unique(rng.integers(0, matrix.shape[1], n_cols)).astype(np.int32)
+    if n_cols and seed % 3 == 0:  # columns every row has a chance to hold
+        cols = np.unique(np.concatenate([cols, matrix.indices[matrix.indptr[rows[:3]]]])).astype(np.int32)
+    got = submatrix(matrix, rows, cols)
+    want = sparse.csr_matrix(matrix[rows][:, cols])
+    assert got.shape == want.shape
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    unsorted = cols[::-1]
+    assert np.array_equal(submatrix(matrix, rows, unsorted).toarray(), matrix[rows][:, unsorted].toarray())
+
+
+def test_submatrix_of_empty_rows():
+    from bot.core.index import submatrix
+
+    matrix = sparse.csr_matrix(np.array([[0, 1.5, 0], [0, 0, 0], [2.0, 0, 3.0], [0, 0, 0]], dtype=np.float32))
+    for rows in ([1, 3], [3, 2, 1], [0, 3], []):
+        for cols in ([0, 2], [1], [], [0, 1, 2]):
+            got = submatrix(matrix, np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int32))
+            want = matrix[np.asarray(rows, dtype=np.int64)][:, np.asarray(cols, dtype=np.int32)]
+            assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.toarray(), want.toarray())

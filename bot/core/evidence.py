@@ -27,7 +27,8 @@ from scipy import sparse
 
 from .continuation import carried_names
 from .index import PassageIndex
-from .vectorize import CharAnalyzer, TfidfSpace, fast_words
+from .analyzers import CharAnalyzer, fast_words
+from .vectorize import TfidfSpace
 from .shapes import lowercase_words, sentence_shapes, shape_found
 from .text import STOP_WORDS, sentences, stem
 
@@ -107,10 +108,28 @@ class EvidenceModel:
         return self
 
     def candidates(self, index: PassageIndex, texts: Sequence[str], rows: np.ndarray) -> "Candidates":
-        """The evidence of the passages ``rows`` (``texts`` holds every passage's text, by row)."""
+        """The evidence of the passages ``rows`` (``texts`` holds every passage's text, by row).
+
+        A question asks twice: for its candidates, then for the few ranked
+        first, whose answering sentence is picked. The last evidence computed
+        is kept (with the rows it is for), and rows it holds are sliced from it.
+        """
         if self.passages_ is not None:
             return self.passages_.subset(rows)
-        return Candidates(self, index, [texts[int(r)] for r in rows])
+        recent = self.__dict__.get("_recent")  # (index, rows, evidence), replaced whole: safe across threads
+        if recent is not None and recent[0] is index:
+            at = {r: i for i, r in enumerate(recent[1].tolist())}
+            picked = [at.get(r) for r in rows.tolist()]
+            if None not in picked:
+                return recent[2].subset(np.asarray(picked, dtype=np.int64))
+        found = Candidates(self, index, [texts[int(r)] for r in rows])
+        self._recent = (index, rows.copy(), found)
+        return found
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_recent", None)  # the last question's evidence: this process's, not the story's
+        return state
 
     def carried(self, index: PassageIndex, texts: Sequence[str], titles: Sequence[str],
                 rows: np.ndarray) -> sparse.csr_matrix:

@@ -5,6 +5,7 @@ up changed files, build a new Story and swap it in with one assignment.
 """
 from __future__ import annotations
 
+import bisect
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -115,8 +116,8 @@ class Passages(Sequence[Passage]):
             i += n
         if not 0 <= i < n:
             raise IndexError("passage index out of range")
-        a = int(np.searchsorted(self.starts, i, side="right")) - 1
-        return _passage(self.articles[a], i - int(self.starts[a]), i)
+        article, j = self.locate(i)
+        return _passage(article, j, i)
 
     def __iter__(self) -> Iterator[Passage]:
         row = 0
@@ -135,8 +136,16 @@ class Passages(Sequence[Passage]):
 
     def locate(self, i: int) -> tuple[Article, int]:
         """The article holding passage ``i`` and the passage's position in it."""
-        a = int(np.searchsorted(self.starts, i, side="right")) - 1
-        return self.articles[a], i - int(self.starts[a])
+        starts = self.__dict__.get("_starts")  # as a list: a question locates hundreds of passages, and
+        if starts is None:  # bisect on a list costs a fraction of numpy's searchsorted for one value
+            starts = self._starts = self.starts.tolist()
+        a = bisect.bisect_right(starts, i) - 1
+        return self.articles[a], i - starts[a]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_starts", None)  # made again on first use
+        return state
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Passages, tuple, list)):

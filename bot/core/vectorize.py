@@ -1,17 +1,14 @@
-"""Text to weighted term vectors: the analysers and the TF-IDF space every index is built from.
+"""Weighted term vectors: the TF-IDF space every index is built from.
 
-:class:`WordAnalyzer` turns a paragraph into stemmed content words (and word
-pairs), :class:`CharAnalyzer` into character n-grams; :class:`TfidfSpace`
-learns a vocabulary and idf once (the same formula as scikit-learn's
-``TfidfVectorizer``, checked by the tests) and afterwards turns any text into
-a vector with numpy alone, so answering never imports scikit-learn. The index
-(``index.py``) and the candidates' evidence (``evidence.py``) both use it.
+:class:`TfidfSpace` learns a vocabulary and idf once (the same formula as
+scikit-learn's ``TfidfVectorizer``, checked by the tests) and afterwards turns
+any text into a vector with numpy alone, so answering never imports
+scikit-learn. The index (``index.py``) and the candidates' evidence
+(``evidence.py``) both use it; the analysers that cut text into terms are
+:mod:`bot.core.analyzers`.
 """
 from __future__ import annotations
 
-import functools
-import math
-import re
 from array import array
 from collections import Counter
 from itertools import chain
@@ -20,69 +17,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import sparse
 
-from .text import _QUOTES, STOP_WORDS, fold, stem, words
+from .analyzers import _ASCII_WORD, WordAnalyzer, _word_term
+from .text import _QUOTES, STOP_WORDS, stem
 
-
-class WordAnalyzer:
-    """Text to index terms: stemmed content words, optionally with bigrams.
-
-    Bigrams pair consecutive content words (stop words removed first), so
-    "pardon for Alice" and "pardon Alice" share a pair. A class rather than
-    a closure so a fitted index can be pickled to the cache.
-    """
-
-    def __init__(self, bigrams: bool = True) -> None:
-        self.bigrams = bigrams
-
-    def __call__(self, text: str) -> list[str]:
-        terms = [stem(w) for w in words(text) if w not in STOP_WORDS]
-        if self.bigrams and len(terms) > 1:
-            terms = terms + [f"{a} {b}" for a, b in zip(terms, terms[1:])]
-        return terms
-
-    def fast(self, text: str) -> list[str]:
-        """The same terms as calling the analyser, with words' terms remembered (question time)."""
-        terms = [t for t in map(_word_term, fast_words(text)) if t is not None]
-        if self.bigrams and len(terms) > 1:
-            terms = terms + [f"{a} {b}" for a, b in zip(terms, terms[1:])]
-        return terms
-
-
-# The word pattern of text.words. On ASCII text, text.fold changes only case
-# and whitespace, which the pattern does not see, so words(t) is this pattern
-# over t.lower() with a possessive 's dropped (tests/test_scale_search.py
-# checks the equality on every story and on random text).
-_ASCII_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _UNSEEN = object()
-
-
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def fast_words(text: str) -> list[str]:
-    """``text.words(text)``, faster on text that is ASCII once its quotes and dashes are straightened.
-
-    That is most news text; there, folding changes only case and spaces,
-    which the word pattern does not see (a test checks the equality).
-    """
-    plain = text.translate(_QUOTES)
-    if not plain.isascii():
-        return words(text)
-    return [w[:-2] if w.endswith("'s") else w for w in _ASCII_WORD.findall(plain.lower())]
-
-
-def fast_fold(text: str) -> str:
-    """``text.fold(text)``, faster on text that is ASCII once its quotes and dashes are straightened."""
-    plain = text.translate(_QUOTES)
-    if not plain.isascii() or _ASCII_CONTROL.search(plain):
-        return fold(text)
-    return " ".join(plain.lower().split())
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def _word_term(word: str) -> str | None:
-    """The index term of one word (None for a stop word); pure, and a story repeats its words."""
-    return None if word in STOP_WORDS else stem(word)
+_MEMO_LIMIT = 1 << 18  # words a space remembers the columns of (then it starts again)
+_BREAK, _BREAK_ID = "\x00", -2  # between texts looked up together (no word holds it)
+_SEVERAL = -3  # a run of letters, digits and apostrophes that holds more than one word ("a''b")
+# Lower-case ASCII to runs of the characters words are made of: every other character a space. A word of
+# text.words never spans two runs, so each run is its words, and is one word unless it has apostrophes.
+_RUNS = str.maketrans({chr(c): (chr(c) if chr(c).isalnum() or chr(c) in "'" + _BREAK else " ") for c in range(128)})
 
 
 class _WordCounter:
@@ -199,35 +143,6 @@ def _distinct_rows(texts: Sequence[str], rows_of: Callable[[Sequence[str]], spar
     return sparse.csr_matrix(rows_of(list(first))[where])
 
 
-class CharAnalyzer:
-    """Character n-grams inside word boundaries (scikit-learn's ``char_wb``), on folded text.
-
-    They match names and spelling variants that whole words miss
-    ('Kardashian' / 'Kardashians', 'grandmother' inside 'great-grandmother').
-    """
-
-    def __init__(self, ngram_range: tuple[int, int] = (3, 5)) -> None:
-        self.ngram_range = ngram_range
-
-    def __call__(self, text: str) -> list[str]:
-        return [g for word in self.units(text) for g in self.unit_grams(word)]
-
-    def units(self, text: str) -> list[str]:
-        """The words whose n-grams make up the text's: a text's grams are the sum of its words'."""
-        return fast_fold(text).split()
-
-    def unit_grams(self, word: str) -> list[str]:
-        lo, hi = self.ngram_range
-        w = f" {word} "
-        grams: list[str] = []
-        for n in range(lo, hi + 1):
-            if len(w) <= n:
-                grams.append(w)
-                break
-            grams.extend(w[i:i + n] for i in range(len(w) - n + 1))
-        return grams
-
-
 def smooth_idf(df: np.ndarray, n: int) -> np.ndarray:
     """scikit-learn's smooth idf, ln((1 + n) / (1 + df)) + 1, in float32 as it computes it for float32 counts."""
     idf = np.full(df.shape, n + 1, dtype=np.float32)
@@ -253,29 +168,26 @@ def weigh_rows(counts: sparse.csr_matrix, idf: np.ndarray, sublinear_tf: bool) -
     return counts
 
 
-def _prune(counts: sparse.csr_matrix, terms: list[str], min_df: float, max_df: float
-           ) -> tuple[sparse.csr_matrix, list[str]]:
-    """Drop the columns of too rare or too common terms, as CountVectorizer does."""
-    n = counts.shape[0]
+def kept_terms(df: np.ndarray, n: int, min_df: float, max_df: float) -> np.ndarray:
+    """Which terms survive ``min_df``/``max_df`` pruning, given their document frequencies in ``n`` texts.
+
+    As scikit-learn's ``CountVectorizer``: an int is a count of texts, a float
+    a share of them, and ``max_df`` is not applied to a single text.
+    """
     max_df = max_df if n > 1 else 1.0
     high = max_df if isinstance(max_df, int) else max_df * n
     low = min_df if isinstance(min_df, int) else min_df * n
-    df = np.bincount(counts.indices, minlength=len(terms))
-    keep = (df <= high) & (df >= low)
-    if not keep.any():
-        raise ValueError("no term left after min_df/max_df pruning; lower min_df or raise max_df")
-    if keep.all():
-        return counts, terms
-    kept = np.flatnonzero(keep)
-    return sparse.csr_matrix(counts[:, kept]), [terms[i] for i in kept]
+    return (df <= high) & (df >= low)
 
 
 class TfidfSpace:
     """A vocabulary and idf weights, fitted once; turns text into L2-normalised rows.
 
-    ``fit_transform`` uses scikit-learn (build time only); ``transform`` is
-    numpy-only and gives the same rows, because it applies the same analyser
-    and the same smooth-idf, sublinear-tf, L2 formula.
+    ``fit`` (any analyser) and ``fit_counts`` (a :class:`WordAnalyzer`, keeping
+    the counts for the index) learn ``vocabulary_`` and ``idf_``; afterwards
+    ``transform`` and ``rows`` are numpy-only and give the rows scikit-learn's
+    ``TfidfVectorizer`` would (same analyser, same smooth-idf, sublinear-tf, L2
+    formula; the tests compare).
     """
 
     def __init__(self, analyzer: Callable[[str], list[str]], sublinear_tf: bool = True,
@@ -285,77 +197,16 @@ class TfidfSpace:
         self.min_df = min_df
         self.max_df = max_df
 
-    def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        if hasattr(self.analyzer, "unit_grams"):
-            return self._fit_by_units(texts)
-        from sklearn.feature_extraction.text import TfidfVectorizer  # build time only
-
-        vectorizer = TfidfVectorizer(
-            analyzer=self.analyzer, sublinear_tf=self.sublinear_tf, norm="l2", dtype=np.float32,
-            min_df=self.min_df, max_df=self.max_df if len(texts) > 1 else 1.0,
-        )
-        try:
-            matrix = vectorizer.fit_transform(texts)
-        except ValueError:  # no term at all (e.g. every text is punctuation)
-            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
-            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
-        self.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
-        self.idf_ = vectorizer.idf_.astype(np.float32)
-        self._transform = vectorizer.transform  # faster for bulk transforms while building
-        return matrix.tocsr()
-
-    def _fit_by_units(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """``fit_transform`` for an analyser whose grams are the sum of its words' grams.
-
-        Each distinct word is cut into grams once: the counts are then a
-        product of sparse matrices (texts x words times words x grams),
-        weighed by scikit-learn's ``TfidfTransformer``. Same vocabulary and
-        weights as ``TfidfVectorizer`` with the analyser (a test checks),
-        without a Python step per gram of every text.
-        """
-        from sklearn.feature_extraction.text import TfidfTransformer  # build time only
-
-        analyzer = self.analyzer
-        word_ids: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        for text in texts:
-            for word, n in Counter(analyzer.units(text)).items():
-                indices.append(word_ids.setdefault(word, len(word_ids)))
-                data.append(n)
-            indptr.append(len(indices))
-        by_word = sparse.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64),
-                                     np.asarray(indptr, dtype=np.int64)), shape=(len(texts), len(word_ids)))
-        gram_ids: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        for word in word_ids:  # in id order
-            for gram, n in Counter(analyzer.unit_grams(word)).items():
-                indices.append(gram_ids.setdefault(gram, len(gram_ids)))
-                data.append(n)
-            indptr.append(len(indices))
-        if not gram_ids:  # no word at all (e.g. every text is punctuation)
-            self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
-            return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
-        grams_of = sparse.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64),
-                                      np.asarray(indptr, dtype=np.int64)), shape=(len(word_ids), len(gram_ids)))
-        counts = sparse.csr_matrix(by_word @ grams_of)
-        terms = sorted(gram_ids)  # columns in term order, as CountVectorizer has them
-        order = np.fromiter((gram_ids[t] for t in terms), dtype=np.int64, count=len(terms))
-        counts = sparse.csr_matrix(counts[:, order])
-        counts.sort_indices()
-        counts, terms = _prune(counts, terms, self.min_df, self.max_df)
-        weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
-        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
-        self.idf_ = weigher.idf_.astype(np.float32)
-        return sparse.csr_matrix(weigher.transform(counts, copy=False), dtype=np.float32)
-
     def fit(self, texts: Sequence[str]) -> "TfidfSpace":
         """Learn the vocabulary and idf only, keeping no matrix (the same ``vocabulary_`` and ``idf_`` as
-        ``fit_transform``).
+        scikit-learn's ``TfidfVectorizer`` with the same analyser and ``min_df``/``max_df``; a test checks).
 
         For evidence that is computed for a few candidates when a question
         comes (:mod:`bot.core.evidence`): only the weights are needed from the
         whole story. With a unit analyser the document frequencies are counted
-        a block of texts at a time, so memory stays bounded however large the story.
+        a block of texts at a time, so memory stays bounded however large the story:
+        each distinct word is cut into grams once, and a text's gram counts
+        are a product of sparse matrices (texts x words times words x grams).
         """
         if not hasattr(self.analyzer, "unit_grams"):
             return self._fit_terms(texts)
@@ -388,10 +239,7 @@ class TfidfSpace:
         order = np.fromiter(map(gram_ids.__getitem__, terms), dtype=np.int64, count=len(terms))
         df = df[order]
         n = len(texts)
-        max_df = self.max_df if n > 1 else 1.0
-        high = max_df if isinstance(max_df, int) else max_df * n
-        low = self.min_df if isinstance(self.min_df, int) else self.min_df * n
-        keep = (df <= high) & (df >= low)
+        keep = kept_terms(df, n, self.min_df, self.max_df)
         column = np.full(len(gram_ids), -1, dtype=np.int64)
         column[order[keep]] = np.arange(int(keep.sum()))
         if not keep.all():
@@ -420,79 +268,21 @@ class TfidfSpace:
             df.update(set(self.analyzer(text)))  # Counter's C loop: one step per distinct term of a text
         terms = sorted(df)  # columns in term order, as CountVectorizer has them
         counts = np.fromiter(map(df.__getitem__, terms), dtype=np.int64, count=len(terms))
-        n = len(texts)
-        max_df = self.max_df if n > 1 else 1.0
-        high = max_df if isinstance(max_df, int) else max_df * n
-        low = self.min_df if isinstance(self.min_df, int) else self.min_df * n
-        keep = (counts <= high) & (counts >= low)
+        keep = kept_terms(counts, len(texts), self.min_df, self.max_df)
         if not keep.any():  # no term at all, or none left after pruning (TfidfVectorizer raises)
             self.vocabulary_, self.idf_ = {}, np.zeros(0, dtype=np.float32)
             return self
         if not keep.all():
             terms, counts = [t for t, k in zip(terms, keep.tolist()) if k], counts[keep]
         self.vocabulary_ = {t: i for i, t in enumerate(terms)}
-        self.idf_ = smooth_idf(counts, n)
+        self.idf_ = smooth_idf(counts, len(texts))
         return self
-
-    def rows(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """The L2-normalised TF-IDF rows of a few texts, as ``fit_transform`` weighs them (numpy only).
-
-        After :meth:`fit` with a unit analyser, a text's counts are the sum of
-        its words' gram counts (``unit_counts_``, one row per word of the
-        story): a product of two sparse matrices, so a few dozen paragraphs
-        cost about a millisecond. Otherwise it is :meth:`transform`.
-        """
-        units = self.__dict__.get("units_")
-        if units is None:
-            return self._term_rows(texts)
-        rows, cols, unseen = [], [], []
-        for i, text in enumerate(texts):
-            for unit in self.analyzer.units(text):
-                j = units.get(unit)
-                if j is None:
-                    unseen.append((i, unit))
-                else:
-                    rows.append(i)
-                    cols.append(j)
-        by_unit = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                                    shape=(len(texts), len(units)))
-        counts = sparse.csr_matrix(by_unit @ self.unit_counts_)
-        if unseen:  # a word the story never uses (a text from elsewhere): its grams one by one
-            extra = Counter((i, c) for i, unit in unseen for g in self.analyzer.unit_grams(unit)
-                            if (c := self.vocabulary_.get(g)) is not None)
-            if extra:
-                keys = list(extra)
-                counts = sparse.csr_matrix(counts + sparse.csr_matrix(
-                    (np.fromiter(extra.values(), dtype=np.float32, count=len(keys)),
-                     ([i for i, _ in keys], [c for _, c in keys])), shape=counts.shape))
-        counts.sum_duplicates()
-        return weigh_rows(counts.astype(np.float32), self.idf_, self.sublinear_tf)
-
-    def _term_rows(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """:meth:`transform` for a batch of texts: their terms looked up once, counted and weighed with numpy."""
-        if not self.vocabulary_:
-            return self.transform(texts)
-        analyse = getattr(self.analyzer, "fast", self.analyzer)
-        get = self.vocabulary_.get
-        ids: list[int] = []
-        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
-        for i, text in enumerate(texts):
-            ids.extend([get(t, -1) for t in analyse(text)])
-            sizes[i + 1] = len(ids)
-        ids_a = np.asarray(ids, dtype=np.int64)
-        owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(sizes))
-        known = ids_a >= 0
-        pairs, counts = np.unique((owner[known] << 32) | ids_a[known], return_counts=True)
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs >> 32, minlength=len(texts)))])
-        matrix = sparse.csr_matrix((counts.astype(np.float32), (pairs & 0xFFFFFFFF).astype(np.int32), indptr),
-                                   shape=(len(texts), self.size))
-        return weigh_rows(matrix, self.idf_, self.sublinear_tf)
 
     def fit_counts(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None
                    ) -> sparse.csr_matrix:
         """Learn the vocabulary and idf; return the raw term counts (float32 CSR).
 
-        ``weigh(counts)`` then gives exactly the rows ``fit_transform`` would,
+        ``weigh(counts)`` then gives the rows ``TfidfVectorizer`` would,
         without analysing the texts again. Needs a :class:`WordAnalyzer`;
         ``progress(done, total)`` is called as texts are counted.
         """
@@ -510,7 +300,12 @@ class TfidfSpace:
         renumber[np.fromiter(map(vocabulary.__getitem__, terms), dtype=np.int64, count=len(terms))] = np.arange(
             len(terms), dtype=counts.indices.dtype)
         counts.indices = renumber[counts.indices]
-        counts, terms = _prune(counts, terms, self.min_df, self.max_df)
+        keep = kept_terms(np.bincount(counts.indices, minlength=len(terms)), counts.shape[0], self.min_df, self.max_df)
+        if not keep.any():
+            raise ValueError("no term left after min_df/max_df pruning; lower min_df or raise max_df")
+        if not keep.all():
+            kept = np.flatnonzero(keep)
+            counts, terms = sparse.csr_matrix(counts[:, kept]), [terms[i] for i in kept]
         self._weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2").fit(counts)
         self.vocabulary_ = {t: i for i, t in enumerate(terms)}
         self.idf_ = self._weigher.idf_.astype(np.float32)
@@ -529,21 +324,6 @@ class TfidfSpace:
             return counts.copy() if copy else counts
         return sparse.csr_matrix(self._weigher.transform(counts, copy=copy))
 
-    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """Raw term counts in this space's vocabulary (for BM25)."""
-        indptr, indices, data = [0], [], []
-        analyse = getattr(self.analyzer, "fast", self.analyzer)
-        for text in texts:
-            c = Counter(i for i in map(self.vocabulary_.get, analyse(text)) if i is not None)
-            cols = sorted(c)
-            indices.extend(cols)
-            data.extend(c[i] for i in cols)
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
-            shape=(len(texts), self.size),
-        )
-
     def finish(self) -> None:
         """Drop build-time helpers so the fitted space pickles small and loads without scikit-learn."""
         for helper in ("_transform", "_weigher"):
@@ -553,26 +333,161 @@ class TfidfSpace:
     def size(self) -> int:
         return len(self.vocabulary_)
 
+    def counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Raw term counts of ``texts`` in this space's vocabulary (float32 CSR, columns sorted in each row).
+
+        The one place a text's terms are looked up: a batch of texts is
+        analysed, its terms looked up, and the (text, term) pairs counted with
+        one numpy sort.
+        """
+        ids, sizes = self._term_ids(texts)
+        owner = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(sizes))
+        known = ids >= 0
+        pairs, counts = np.unique((owner[known] << 32) | ids[known], return_counts=True)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs >> 32, minlength=len(texts)), out=indptr[1:])
+        return sparse.csr_matrix((counts.astype(np.float32), (pairs & 0xFFFFFFFF).astype(np.int32), indptr),
+                                 shape=(len(texts), self.size))
+
+    def _unseen_counts(self, unseen: list[tuple[int, str]], n_texts: int) -> sparse.csr_matrix:
+        """The gram counts of words missing from ``units_`` (``(text, word)`` pairs), as a texts x grams matrix.
+
+        Each distinct word is cut into grams once, and kept in a memo while the
+        process runs (a large story's candidates are mostly words its sample
+        never saw, and the same words come back question after question); the
+        counts are then one product, (texts x words) times (words x grams).
+        """
+        memo = self.__dict__.get("_unit_grams")
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = self._unit_grams = {}
+        ids: dict[str, int] = {}
+        owner = np.fromiter((i for i, _ in unseen), dtype=np.int64, count=len(unseen))
+        word = np.fromiter((ids.setdefault(u, len(ids)) for _, u in unseen), dtype=np.int64, count=len(unseen))
+        rows_of = []
+        for unit in ids:  # in id order
+            grams = memo.get(unit)
+            if grams is None:
+                found = Counter(c for c in map(self.vocabulary_.get, self.analyzer.unit_grams(unit)) if c is not None)
+                grams = memo[unit] = (np.fromiter(found.keys(), dtype=np.int32, count=len(found)),
+                                      np.fromiter(found.values(), dtype=np.float32, count=len(found)))
+            rows_of.append(grams)
+        indptr = np.zeros(len(rows_of) + 1, dtype=np.int64)
+        np.cumsum([cols.size for cols, _ in rows_of], out=indptr[1:])
+        grams_of = sparse.csr_matrix((np.concatenate([v for _, v in rows_of]), np.concatenate([c for c, _ in rows_of]),
+                                      indptr), shape=(len(rows_of), self.size))
+        by_word = sparse.csr_matrix((np.ones(len(unseen), dtype=np.float32), (owner, word)), shape=(n_texts, len(ids)))
+        return sparse.csr_matrix(by_word @ grams_of)
+
+    def _term_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of every term of ``texts`` in order (-1: not in the vocabulary), and where each text's start.
+
+        Words without pairs (large stories) go through a memo from the word as
+        written (lower case, ASCII) to its column, kept while the process runs:
+        a question's candidates repeat the story's words, and one dictionary
+        look-up a word replaces folding, stemming and looking the term up.
+        """
+        analyzer = self.analyzer
+        ids: list[int] = []
+        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
+        if not (isinstance(analyzer, WordAnalyzer) and not analyzer.bigrams):
+            analyse, get = getattr(analyzer, "fast", analyzer), self.vocabulary_.get
+            for i, text in enumerate(texts):
+                ids.extend([get(t, -1) for t in analyse(text)])
+                sizes[i + 1] = len(ids)
+            return np.asarray(ids, dtype=np.int64), sizes
+        memo = self.__dict__.get("_columns")
+        if memo is None or len(memo) > _MEMO_LIMIT:
+            memo = self._columns = {_BREAK: _BREAK_ID}
+        joined = f" {_BREAK} ".join(texts).translate(_QUOTES)
+        if joined.isascii() and joined.count(_BREAK) == len(texts) - 1:
+            # Every text at once, in C loops: cut into runs of word characters (a translation and a split),
+            # each run looked up in the memo, the texts told apart by the break between them.
+            found = joined.lower().translate(_RUNS).split()
+            try:  # every run met before: straight from the memo into an array
+                all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
+            except KeyError:
+                all_ids = np.fromiter((memo[w] if w in memo else self._word_column(w) for w in found),
+                                      dtype=np.int64, count=len(found))
+            if (all_ids == _SEVERAL).any():  # a run of several words: rare enough to take the long way
+                return self._term_ids_by_text(texts, memo)
+            breaks = np.flatnonzero(all_ids == _BREAK_ID)
+            sizes[1:-1] = breaks - np.arange(breaks.size)
+            sizes[-1] = all_ids.size - breaks.size
+            return all_ids[all_ids != _BREAK_ID], sizes
+        return self._term_ids_by_text(texts, memo)
+
+    def _term_ids_by_text(self, texts: Sequence[str], memo: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``_term_ids`` text by text, words found by the word pattern (non-ASCII text by the analyser)."""
+        ids: list[int] = []
+        sizes = np.zeros(len(texts) + 1, dtype=np.int64)
+        get = self.vocabulary_.get
+        for i, text in enumerate(texts):
+            plain = text.translate(_QUOTES)
+            if plain.isascii():
+                found = _ASCII_WORD.findall(plain.lower())
+                ids.extend([memo[w] if w in memo else self._word_column(w) for w in found])
+            else:
+                ids.extend([get(t, -1) for t in self.analyzer(text)])
+            sizes[i + 1] = len(ids)
+        return np.asarray(ids, dtype=np.int64), sizes
+
+    def _word_column(self, run: str) -> int:
+        """The column of the one word in a run of lower-case ASCII word characters, as
+        :func:`~bot.core.analyzers.fast_words` finds it (-1: no word or not in the vocabulary;
+        ``_SEVERAL``: more than one word)."""
+        words_ = _ASCII_WORD.findall(run) if "'" in run else [run]
+        if len(words_) > 1:
+            column = _SEVERAL
+        elif not words_:
+            column = -1
+        else:
+            word = words_[0]
+            term = _word_term(word[:-2] if word.endswith("'s") else word)
+            column = -1 if term is None else self.vocabulary_.get(term, -1)
+        self._columns[run] = column
+        return column
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for memo in ("_columns", "_unit_grams"):  # memos of this process, not part of the space
+            state.pop(memo, None)
+        return state
+
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The L2-normalised TF-IDF rows of ``texts`` (numpy only once the story is built).
+
+        While building, a long list goes through the bulk counter kept by
+        ``fit_counts``; otherwise the terms are counted by :meth:`counts`.
+        """
         bulk = self.__dict__.get("_transform")
         if bulk is not None and len(texts) > 64:
             return bulk(texts).tocsr()
-        indptr, indices, data = [0], [], []
-        analyse = getattr(self.analyzer, "fast", self.analyzer)
-        for text in texts:
-            counts = Counter(c for c in map(self.vocabulary_.get, analyse(text)) if c is not None)
-            cols = sorted(counts)
-            weights = np.array(
-                [(1.0 + math.log(counts[c]) if self.sublinear_tf else counts[c]) * self.idf_[c] for c in cols],
-                dtype=np.float32,
-            )
-            norm = float(np.sqrt(np.dot(weights, weights))) if weights.size else 0.0
-            if norm > 0:
-                weights /= norm
-            indices.extend(cols)
-            data.extend(weights.tolist())
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
-            shape=(len(texts), self.size),
-        )
+        return weigh_rows(self.counts(texts), self.idf_, self.sublinear_tf)
+
+    def rows(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The L2-normalised TF-IDF rows of a few texts (the candidates' evidence), numpy only.
+
+        After :meth:`fit` with a unit analyser, a text's counts are the sum of
+        its words' gram counts (``unit_counts_``, one row per word of the
+        story): a product of two sparse matrices, so a few dozen paragraphs
+        cost about a millisecond. Otherwise their terms are counted by :meth:`counts`.
+        """
+        units = self.__dict__.get("units_")
+        if units is None:
+            return weigh_rows(self.counts(texts), self.idf_, self.sublinear_tf)
+        rows, cols, unseen = [], [], []
+        for i, text in enumerate(texts):
+            for unit in self.analyzer.units(text):
+                j = units.get(unit)
+                if j is None:
+                    unseen.append((i, unit))
+                else:
+                    rows.append(i)
+                    cols.append(j)
+        by_unit = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                    shape=(len(texts), len(units)))
+        counts = sparse.csr_matrix(by_unit @ self.unit_counts_)
+        if unseen:  # words the fitted texts never used (a large story's idf comes from a sample): their grams
+            counts = sparse.csr_matrix(counts + self._unseen_counts(unseen, len(texts)))
+        counts.sum_duplicates()
+        return weigh_rows(counts.astype(np.float32), self.idf_, self.sublinear_tf)
