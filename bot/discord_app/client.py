@@ -1,7 +1,7 @@
-"""The Discord client: start-up, the stories it serves, cooldowns, errors, reload.
+"""The Discord client: start-up, cooldowns, answering off the loop, the tree error handler, reload.
 
 ``StoryBot.setup_hook`` starts the shared state (``bot.state``), opens the
-stories (``bot.library``) and loads the default one off the event loop,
+stories (``bot.library``, see :mod:`.loading`) and loads the default one off the event loop,
 registers the answer buttons, loads the cogs one by one (a broken cog is
 logged and skipped) and syncs the commands: to ``STORYBOT_GUILD`` when set
 (instant), else globally. Running the process (log in, retry, signals) is
@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -35,6 +34,8 @@ from ..core.story import CorpusError, Story
 from ..settings import DEFAULT_API_BASE, Settings
 from ..shared_state import SharedState, open_state
 from . import readback, render
+from .errors import EXPIRED_INTERACTION, NO_PINGS, AdminOnly, tell_user_something_went_wrong
+from .loading import open_library
 from .recent import RecentAnswers
 from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
@@ -51,37 +52,7 @@ DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else 
 ANSWER_WORKERS = 1
 RECENT_ANSWERS = 256  # answers kept for their buttons (a few KB each): a press then needs no new answer
 _DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
-NO_PINGS = discord.AllowedMentions.none()
 _T = TypeVar("_T")
-
-
-def load_story(settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
-    """The story for ``settings.seeds``: from the index cache when the cache module is there, else built.
-
-    Blocking (reads files, may build the index): call it through ``asyncio.to_thread``.
-    """
-    return load_folder(settings.seeds, settings, warn)
-
-
-def load_folder(folder: Path, settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
-    """The story in ``folder``, through the index cache (``settings.cache_dir``). Blocking."""
-    try:
-        from ..core.cache import load_story as load_cached
-    except ModuleNotFoundError as exc:  # the cache is optional; any other import error is a real bug
-        if exc.name != f"{__package__.rsplit('.', 1)[0]}.core.cache":
-            raise
-        return Story.from_folder(folder)
-    return load_cached(folder, cache_dir=settings.cache_dir, warn=warn or log.warning)
-
-
-def open_library(settings: Settings, story: Story | None = None) -> Library:
-    """The stories ``settings`` name (``STORYBOT_STORIES``, else ``STORYBOT_SEEDS``); ``story`` preloaded as the default."""
-    library = Library.from_folders(stories_dir=settings.stories, seeds=settings.seeds, budget=settings.story_budget,
-                                   default=settings.default_story,
-                                   loader=functools.partial(load_folder, settings=settings))
-    if story is not None:
-        library.keep(library.default, story)
-    return library
 
 
 def point_discord_py_at(api_base: str) -> None:
@@ -92,22 +63,6 @@ def point_discord_py_at(api_base: str) -> None:
     Route.BASE = api_base.rstrip("/")
     if api_base.rstrip("/") == DEFAULT_API_BASE:
         DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
-
-
-async def tell_user_something_went_wrong(interaction: discord.Interaction, text: str | None = None) -> None:
-    """A short private message for the user after an error; never raises."""
-    text = render.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-    except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        log.warning("could not tell user %s about an error (interaction %s): %s", interaction.user.id, interaction.id, exc)
-
-
-class AdminOnly(app_commands.CheckFailure):
-    """Raised when someone who may not runs an admin command; the message is what they are told."""
 
 
 class StoryBot(commands.Bot):
@@ -478,6 +433,3 @@ def _timed(work: Callable[..., _T], *args: object) -> tuple[_T, float]:
     started = time.perf_counter()
     result = work(*args)
     return result, time.perf_counter() - started
-
-
-EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)
