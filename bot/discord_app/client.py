@@ -35,8 +35,9 @@ from ..settings import DEFAULT_API_BASE, Settings
 from ..shared_state import SharedState, open_state
 from . import readback, render
 from .errors import EXPIRED_INTERACTION, NO_PINGS, AdminOnly, tell_user_something_went_wrong
-from .loading import open_library
+from .loading import freeze_heap, open_library
 from .recent import RecentAnswers
+from .reloading import StoryReloads
 from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
 
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_USAGE = 0, 2
 COGS = ("ask", "sources", "story", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
-RELOAD_WAIT = 600.0  # seconds /reload waits for this process's reload before saying it is still going
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
 # Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
 # keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
@@ -65,8 +65,11 @@ def point_discord_py_at(api_base: str) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
 
 
-class StoryBot(commands.Bot):
-    """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it."""
+class StoryBot(StoryReloads, commands.Bot):
+    """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it.
+
+    Reloading the stories (``/reload``, SIGHUP, a reload announced by another process) is
+    :class:`~.reloading.StoryReloads`."""
 
     def __init__(self, settings: Settings, *, story: Story | None = None, state: SharedState | None = None) -> None:
         intents = discord.Intents.default()
@@ -161,7 +164,7 @@ class StoryBot(commands.Bot):
             except Exception as exc:  # one broken cog must not stop the others
                 self.failed_cogs[name] = repr(exc)
                 log.exception("could not load the %s commands; starting without them", name)
-        _freeze_heap()
+        freeze_heap()
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -237,7 +240,7 @@ class StoryBot(commands.Bot):
         story = self.library.peek(name)
         if story is None:
             story = await asyncio.to_thread(self.library.get, name)
-            gc.freeze()  # its objects out of the collector's full passes (see _freeze_heap), without a collection now
+            gc.freeze()  # its objects out of the collector's full passes (see freeze_heap), without a collection now
         return story
 
     async def answer(self, question: str, *, story: str | None = None,
@@ -328,44 +331,6 @@ class StoryBot(commands.Bot):
         role = self.settings.admin_role
         return bool(role) and any(r.id == role for r in getattr(user, "roles", ()))
 
-    async def request_reload(self, story: str | None, source: str) -> str:
-        """Announce a reload to every process (``bot.state``) and return what this process made of it."""
-        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        waiter = (story, done)
-        self._reload_waiters.append(waiter)
-        try:
-            log.info("reload of %s requested (%s)", story or "every story", source)
-            await self.state.announce_reload(story)
-            return await asyncio.wait_for(asyncio.shield(done), RELOAD_WAIT)
-        except asyncio.TimeoutError:
-            return "The reload was announced but has not finished here yet; the log will say when it does."
-        finally:
-            self._reload_waiters.remove(waiter)
-
-    async def _reload_announced(self, story: str | None) -> None:
-        """A reload announced by any process (this one included): do it here, then wake who asked."""
-        ok, text = await self.reload_stories(story, "announced")
-        for wanted, done in list(self._reload_waiters):
-            if wanted == story and not done.done():
-                done.set_result(text)
-
-    async def reload_story(self, source: str) -> tuple[bool, str]:
-        """Reload every story in this process only (SIGHUP)."""
-        return await self.reload_stories(None, source)
-
-    async def reload_stories(self, story: str | None, source: str) -> tuple[bool, str]:
-        """Build ``story`` (``None``: every loaded one) again off the loop and swap it in; a story that
-        fails keeps its previous version and the text says why. True when nothing failed."""
-        assert self.library is not None
-        async with self._reload_lock:
-            results = await asyncio.to_thread(self.library.reload, story)
-            self.recent.forget()  # their stories were replaced (a press would miss them anyway); free them now
-            _freeze_heap()
-        ok = all(r.ok for r in results)
-        text = "\n".join(r.text for r in results) or "No story is loaded yet: each loads when first asked about."
-        log.log(logging.INFO if ok else logging.ERROR, "reload (%s): %s", source, text.replace("\n", " | "))
-        return ok, text
-
     # errors -------------------------------------------------------------------------------------
 
     async def on_app_command_error(self, interaction: discord.Interaction,
@@ -406,17 +371,6 @@ def make_bot(settings: Settings, **kwargs: object) -> StoryBot:
     else the plain one-connection bot."""
     cls = ShardedStoryBot if settings.shard_count else StoryBot
     return cls(settings, **kwargs)  # type: ignore[arg-type]
-
-
-def _freeze_heap() -> None:
-    """Keep the story (millions of objects on a big corpus) out of the garbage collector's full passes.
-
-    A full collection walks every tracked object with the GIL held: on a loaded story that is a pause
-    of the event loop in the middle of a burst. The story lives as long as the bot (a reload freezes
-    the new one; the old one stays frozen, a bounded cost paid once per reload).
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _ask(story: Story, question: str, context: str | None) -> Answer:
