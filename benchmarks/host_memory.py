@@ -1,7 +1,7 @@
 """One index per host: the memory of 1, 2 and 4 processes serving one story from its cache file.
 
 Each process loads the same synthetic story (100,000 paragraphs by default)
-from its index cache with ``bot.core.cache.read_cached``, the function a
+from its index cache with ``bot.core.cache_file.read_cached``, the function a
 bot's start calls on a cache hit (``load_story`` -> ``read_cached``), asks a
 few questions, then waits while this script reads its ``/proc/<pid>/smaps_rollup``
 (RSS; PSS, where a page shared by k processes counts 1/k in each; USS, the
@@ -57,7 +57,8 @@ def _cache_file(n: int, cache_dir: Path) -> Path:
 
 def build(n: int, cache_dir: Path) -> Path:
     """The cache file of the ``n``-paragraph synthetic story, built and saved unless already current."""
-    from bot.core.cache import CacheDamaged, _header, save_story
+    from bot.core.cache import save_story
+    from bot.core.cache_file import CacheDamaged, read_header
     from bot.core.story import Story
 
     import synthetic
@@ -66,7 +67,7 @@ def build(n: int, cache_dir: Path) -> Path:
     key = _key(n)
     try:
         with open(path, "rb") as fh:
-            header, _ = _header(fh)
+            header, _ = read_header(fh)
         if header.get("key") == key:
             return path
     except (OSError, CacheDamaged):
@@ -85,10 +86,10 @@ def build(n: int, cache_dir: Path) -> Path:
 
 def _read_private(path: Path, key: str):
     """The story in ``path`` read into this process's memory: each array section copied, nothing mapped."""
-    from bot.core.cache import _header, _pad
+    from bot.core.cache_file import _pad, read_header
 
     with open(path, "rb") as fh:
-        header, start = _header(fh)
+        header, start = read_header(fh)
         if header.get("key") != key:
             raise SystemExit(f"{path} was built for another key")
         fh.seek(int(header.get("offset", start)))

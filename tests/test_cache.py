@@ -17,6 +17,7 @@ import pytest
 from helpers import REPO, SEEDS, clean_env, run_cli
 
 from bot.core import cache as cache_mod
+from bot.core import cache_file
 from bot.core.cache import CACHE_DIRNAME, cache_path, cache_status, fingerprint, load_story
 from bot.core.index import IndexParams
 from bot.core.story import Story
@@ -115,7 +116,7 @@ def _damage(path: Path, how: str) -> None:
     elif how == "truncate":
         data = data[: len(data) // 3]
     elif how == "header":
-        data[len(cache_mod.MAGIC) + 2] = ord("#")
+        data[len(cache_file.MAGIC) + 2] = ord("#")
     elif how == "magic":
         data[:5] = b"XXXXX"
     elif how == "empty":
@@ -123,18 +124,18 @@ def _damage(path: Path, how: str) -> None:
     elif how == "trailing":
         data += b"extra"
     elif how == "last-array":  # one bit of the last array section (the pickle itself intact)
-        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        header = json.loads(bytes(data)[len(cache_file.MAGIC):].split(b"\n", 1)[0])
         last = header["sections"][-1]
-        data[len(data) - cache_mod._pad(last) - 1] ^= 0x01
+        data[len(data) - cache_file._pad(last) - 1] ^= 0x01
     elif how == "pickle":  # one bit in the middle of the pickle section
-        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        header = json.loads(bytes(data)[len(cache_file.MAGIC):].split(b"\n", 1)[0])
         data[int(header["offset"]) + header["sections"][0] // 2] ^= 0x01
     elif how == "checksum-of-garbage":  # a valid header and checksum over a payload that is not a pickle
-        header = json.loads(bytes(data)[len(cache_mod.MAGIC):].split(b"\n", 1)[0])
+        header = json.loads(bytes(data)[len(cache_file.MAGIC):].split(b"\n", 1)[0])
         payload = b"not a pickle at all"
-        header.update(sections=[len(payload)], digests=[cache_mod.piece_digests(payload, 0)], offset=4096)
-        head = cache_mod.MAGIC + json.dumps(header).encode() + b"\n"
-        data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_mod._pad(len(payload)))
+        header.update(sections=[len(payload)], digests=[cache_file.piece_digests(payload, 0)], offset=4096)
+        head = cache_file.MAGIC + json.dumps(header).encode() + b"\n"
+        data = bytearray(head.ljust(4096, b"\0") + payload + b"\0" * cache_file._pad(len(payload)))
     # A new file in its place, as a copy or restore would leave it: writing into the file itself would change
     # the pages that the story loaded before it still maps (SIGBUS once truncated), which no loader can survive.
     damaged = path.with_name(path.name + ".damaged")
@@ -163,7 +164,7 @@ def test_a_damaged_pickle_never_reaches_unpickling(story_dir, monkeypatch):
     load_story(story_dir)
     _damage(_cache_file(story_dir), "pickle")
     calls = []
-    monkeypatch.setattr(cache_mod.pickle, "loads", lambda *a, **k: calls.append(a) or pytest.fail("unpickled"))
+    monkeypatch.setattr(cache_file.pickle, "loads", lambda *a, **k: calls.append(a) or pytest.fail("unpickled"))
     monkeypatch.setattr(cache_mod, "save_story", lambda *a, **k: None)
     load_story(story_dir, warn=lambda m: None)
     assert calls == []
@@ -174,22 +175,22 @@ def test_pieces_hashed_on_threads_still_reject_any_damage(story_dir, monkeypatch
     """A large file is hashed in pieces on two threads, the pickle unpickled while the arrays are
     hashed: the story is returned only when every piece matched (here with tiny pieces, so the
     bundled story's file has many)."""
-    monkeypatch.setattr(cache_mod, "_PIECE", 1 << 16)
-    monkeypatch.setattr(cache_mod, "_THREADED", 0)
+    monkeypatch.setattr(cache_file, "_PIECE", 1 << 16)
+    monkeypatch.setattr(cache_file, "_THREADED", 0)
     threads = []
-    real = cache_mod._piece_matches
-    monkeypatch.setattr(cache_mod, "_piece_matches",
+    real = cache_file._piece_matches
+    monkeypatch.setattr(cache_file, "_piece_matches",
                         lambda *args: threads.append(threading.current_thread().name) or real(*args))
     good = load_story(story_dir)
     path = _cache_file(story_dir)
     with open(path, "rb") as fh:
-        header, _ = cache_mod._header(fh)
+        header, _ = cache_file.read_header(fh)
     assert len(header["digests"][0]) > 1 and sum(map(len, header["digests"])) > len(header["sections"])
     if how is not None:
         _damage(path, how)
     threads.clear()
-    with pytest.raises(cache_mod.CacheDamaged, match="checksum") if how else contextlib.nullcontext():
-        story = cache_mod.read_cached(path, fingerprint(story_dir))
+    with pytest.raises(cache_file.CacheDamaged, match="checksum") if how else contextlib.nullcontext():
+        story = cache_file.read_cached(path, fingerprint(story_dir))
     assert threads and all(name.startswith("cache-check") for name in threads)
     if how is None:
         assert _answer(story) == _answer(good)
@@ -289,7 +290,7 @@ def test_a_loaded_process_keeps_only_the_arrays_pages_of_the_file(story_dir):
     story = load_story(story_dir)
     path = _cache_file(story_dir)
     with open(path, "rb") as fh:
-        header, _ = cache_mod._header(fh)
+        header, _ = cache_file.read_header(fh)
     pickle_end = int(header["offset"]) + int(header["sections"][0])
     arrays = path.stat().st_size - pickle_end
     assert pickle_end > 4 * mmap.PAGESIZE  # the bundled story's pickle spans pages to drop

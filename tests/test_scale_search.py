@@ -22,7 +22,8 @@ from scipy import sparse
 from bot.core import index as index_mod
 from bot.core.index import IndexParams, PassageIndex, top_k
 from bot.core.analyzers import CharAnalyzer, WordAnalyzer
-from bot.core.vectorize import TfidfSpace, _WordCounter
+from bot.core.vectorize import TfidfSpace
+from bot.core.word_counts import WordCounter
 
 FUNCTION = "the of and to a in that is was he for it with as his on be at by said one new two time first".split()
 N_PARAGRAPHS = 4000
@@ -185,7 +186,7 @@ def _story_texts() -> list[str]:
 @pytest.mark.parametrize("bigrams", [True, False])
 def test_fast_terms_equal_the_analyser_on_the_stories(bigrams):
     analyzer = WordAnalyzer(bigrams)
-    counter = _WordCounter(analyzer)
+    counter = WordCounter(analyzer)
     for text in _story_texts():
         for block in text.split("\n"):
             assert counter.terms(block) == analyzer(block), block
@@ -202,7 +203,7 @@ def test_fast_terms_equal_the_analyser_on_the_stories(bigrams):
 def test_fast_terms_equal_the_analyser_on_any_text(text):
     for bigrams in (True, False):
         analyzer = WordAnalyzer(bigrams)
-        counter = _WordCounter(analyzer)
+        counter = WordCounter(analyzer)
         assert counter.terms(text) == analyzer(text)
         assert counter.terms(text) == analyzer(text)  # memo filled: still the same
 

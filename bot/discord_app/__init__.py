@@ -4,7 +4,8 @@
 (``render``) is pure and holds every Discord limit; the cogs glue the core's
 ``Story.ask`` to it. No retrieval logic lives here.
 """
-from .client import ShardedStoryBot, StoryBot, load_story, make_bot
+from .client import ShardedStoryBot, StoryBot, make_bot
+from .loading import load_story
 from .run import run_discord, serve
 
 __all__ = ["ShardedStoryBot", "StoryBot", "load_story", "make_bot", "run_discord", "serve"]

@@ -1,7 +1,7 @@
-"""The Discord client: start-up, the stories it serves, cooldowns, errors, reload.
+"""The Discord client: start-up, cooldowns, answering off the loop, the tree error handler, reload.
 
 ``StoryBot.setup_hook`` starts the shared state (``bot.state``), opens the
-stories (``bot.library``) and loads the default one off the event loop,
+stories (``bot.library``, see :mod:`.loading`) and loads the default one off the event loop,
 registers the answer buttons, loads the cogs one by one (a broken cog is
 logged and skipped) and syncs the commands: to ``STORYBOT_GUILD`` when set
 (instant), else globally. Running the process (log in, retry, signals) is
@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -35,7 +34,10 @@ from ..core.story import CorpusError, Story
 from ..settings import DEFAULT_API_BASE, Settings
 from ..shared_state import SharedState, open_state
 from . import readback, render
+from .errors import EXPIRED_INTERACTION, NO_PINGS, AdminOnly, tell_user_something_went_wrong
+from .loading import freeze_heap, open_library
 from .recent import RecentAnswers
+from .reloading import StoryReloads
 from .views import DYNAMIC_ITEMS, is_ours
 from .views import PREFIX as BUTTON_PREFIX
 
@@ -44,44 +46,13 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_USAGE = 0, 2
 COGS = ("ask", "sources", "story", "help", "admin")
 ASK_K = render.PER_PAGE * render.PAGES
-RELOAD_WAIT = 600.0  # seconds /reload waits for this process's reload before saying it is still going
 DEFER_AFTER = 1.0  # seconds: answer directly when the core is this quick, else defer first
 # Answers are CPU work under the GIL: more threads than cores add no speed, only contention that
 # keeps the event loop (acknowledgements, heartbeats) waiting for the GIL. One per core, the loop on the other.
 ANSWER_WORKERS = 1
 RECENT_ANSWERS = 256  # answers kept for their buttons (a few KB each): a press then needs no new answer
 _DEFAULT_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
-NO_PINGS = discord.AllowedMentions.none()
 _T = TypeVar("_T")
-
-
-def load_story(settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
-    """The story for ``settings.seeds``: from the index cache when the cache module is there, else built.
-
-    Blocking (reads files, may build the index): call it through ``asyncio.to_thread``.
-    """
-    return load_folder(settings.seeds, settings, warn)
-
-
-def load_folder(folder: Path, settings: Settings, warn: Callable[[str], None] | None = None) -> Story:
-    """The story in ``folder``, through the index cache (``settings.cache_dir``). Blocking."""
-    try:
-        from ..core.cache import load_story as load_cached
-    except ModuleNotFoundError as exc:  # the cache is optional; any other import error is a real bug
-        if exc.name != f"{__package__.rsplit('.', 1)[0]}.core.cache":
-            raise
-        return Story.from_folder(folder)
-    return load_cached(folder, cache_dir=settings.cache_dir, warn=warn or log.warning)
-
-
-def open_library(settings: Settings, story: Story | None = None) -> Library:
-    """The stories ``settings`` name (``STORYBOT_STORIES``, else ``STORYBOT_SEEDS``); ``story`` preloaded as the default."""
-    library = Library.from_folders(stories_dir=settings.stories, seeds=settings.seeds, budget=settings.story_budget,
-                                   default=settings.default_story,
-                                   loader=functools.partial(load_folder, settings=settings))
-    if story is not None:
-        library.keep(library.default, story)
-    return library
 
 
 def point_discord_py_at(api_base: str) -> None:
@@ -94,24 +65,11 @@ def point_discord_py_at(api_base: str) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
 
 
-async def tell_user_something_went_wrong(interaction: discord.Interaction, text: str | None = None) -> None:
-    """A short private message for the user after an error; never raises."""
-    text = render.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
-    except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        log.warning("could not tell user %s about an error (interaction %s): %s", interaction.user.id, interaction.id, exc)
+class StoryBot(StoryReloads, commands.Bot):
+    """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it.
 
-
-class AdminOnly(app_commands.CheckFailure):
-    """Raised when someone who may not runs an admin command; the message is what they are told."""
-
-
-class StoryBot(commands.Bot):
-    """storybot on Discord. ``story`` may be given (tests share one); else setup_hook loads it."""
+    Reloading the stories (``/reload``, SIGHUP, a reload announced by another process) is
+    :class:`~.reloading.StoryReloads`."""
 
     def __init__(self, settings: Settings, *, story: Story | None = None, state: SharedState | None = None) -> None:
         intents = discord.Intents.default()
@@ -206,7 +164,7 @@ class StoryBot(commands.Bot):
             except Exception as exc:  # one broken cog must not stop the others
                 self.failed_cogs[name] = repr(exc)
                 log.exception("could not load the %s commands; starting without them", name)
-        _freeze_heap()
+        freeze_heap()
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -282,7 +240,7 @@ class StoryBot(commands.Bot):
         story = self.library.peek(name)
         if story is None:
             story = await asyncio.to_thread(self.library.get, name)
-            gc.freeze()  # its objects out of the collector's full passes (see _freeze_heap), without a collection now
+            gc.freeze()  # its objects out of the collector's full passes (see freeze_heap), without a collection now
         return story
 
     async def answer(self, question: str, *, story: str | None = None,
@@ -373,44 +331,6 @@ class StoryBot(commands.Bot):
         role = self.settings.admin_role
         return bool(role) and any(r.id == role for r in getattr(user, "roles", ()))
 
-    async def request_reload(self, story: str | None, source: str) -> str:
-        """Announce a reload to every process (``bot.state``) and return what this process made of it."""
-        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        waiter = (story, done)
-        self._reload_waiters.append(waiter)
-        try:
-            log.info("reload of %s requested (%s)", story or "every story", source)
-            await self.state.announce_reload(story)
-            return await asyncio.wait_for(asyncio.shield(done), RELOAD_WAIT)
-        except asyncio.TimeoutError:
-            return "The reload was announced but has not finished here yet; the log will say when it does."
-        finally:
-            self._reload_waiters.remove(waiter)
-
-    async def _reload_announced(self, story: str | None) -> None:
-        """A reload announced by any process (this one included): do it here, then wake who asked."""
-        ok, text = await self.reload_stories(story, "announced")
-        for wanted, done in list(self._reload_waiters):
-            if wanted == story and not done.done():
-                done.set_result(text)
-
-    async def reload_story(self, source: str) -> tuple[bool, str]:
-        """Reload every story in this process only (SIGHUP)."""
-        return await self.reload_stories(None, source)
-
-    async def reload_stories(self, story: str | None, source: str) -> tuple[bool, str]:
-        """Build ``story`` (``None``: every loaded one) again off the loop and swap it in; a story that
-        fails keeps its previous version and the text says why. True when nothing failed."""
-        assert self.library is not None
-        async with self._reload_lock:
-            results = await asyncio.to_thread(self.library.reload, story)
-            self.recent.forget()  # their stories were replaced (a press would miss them anyway); free them now
-            _freeze_heap()
-        ok = all(r.ok for r in results)
-        text = "\n".join(r.text for r in results) or "No story is loaded yet: each loads when first asked about."
-        log.log(logging.INFO if ok else logging.ERROR, "reload (%s): %s", source, text.replace("\n", " | "))
-        return ok, text
-
     # errors -------------------------------------------------------------------------------------
 
     async def on_app_command_error(self, interaction: discord.Interaction,
@@ -453,17 +373,6 @@ def make_bot(settings: Settings, **kwargs: object) -> StoryBot:
     return cls(settings, **kwargs)  # type: ignore[arg-type]
 
 
-def _freeze_heap() -> None:
-    """Keep the story (millions of objects on a big corpus) out of the garbage collector's full passes.
-
-    A full collection walks every tracked object with the GIL held: on a loaded story that is a pause
-    of the event loop in the middle of a burst. The story lives as long as the bot (a reload freezes
-    the new one; the old one stays frozen, a bounded cost paid once per reload).
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def _ask(story: Story, question: str, context: str | None) -> Answer:
     return story.ask(question, context=context, k=ASK_K)
 
@@ -478,6 +387,3 @@ def _timed(work: Callable[..., _T], *args: object) -> tuple[_T, float]:
     started = time.perf_counter()
     result = work(*args)
     return result, time.perf_counter() - started
-
-
-EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown Webhook (follow-up)

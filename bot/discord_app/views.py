@@ -29,6 +29,7 @@ from ..core.library import story_key
 from ..core.models import Answer
 from ..feedback import Vote
 from . import readback, render
+from .errors import tell_user_something_went_wrong
 
 if TYPE_CHECKING:
     from .client import StoryBot
@@ -194,8 +195,6 @@ async def _cooled_down(bot: "StoryBot", interaction: discord.Interaction) -> boo
     counted like a question: a flood of presses is held back like a flood of
     questions.
     """
-    from .client import tell_user_something_went_wrong
-
     try:
         retry = await bot.cooldown(interaction.user.id)
         if retry is None:
@@ -216,8 +215,6 @@ async def _respond(interaction: discord.Interaction, work, *, edit: bool, what: 
     a text for the presser alone. An error is logged with its context and the
     presser gets a short private note.
     """
-    from .client import tell_user_something_went_wrong
-
     task = asyncio.ensure_future(work())
     try:
         done, _ = await asyncio.wait({task}, timeout=RESPOND_WITHIN)
