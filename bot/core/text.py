@@ -240,7 +240,8 @@ def sentences(text: str) -> list[str]:
     for m in _SENTENCE_END.finditer(text):
         # Only the word before the stop matters; a bounded window keeps runs of initials linear.
         head = text[max(start, m.start() - 40):m.start()].rstrip("\"'\u201d\u2019)]")
-        last = head.rsplit(None, 1)[-1].rstrip(".").lower() if head.split() else ""
+        tail_word = head.rsplit(None, 1)  # [] when the window holds no word
+        last = tail_word[-1].rstrip(".").lower() if tail_word else ""
         if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
             continue
         if spans and _joins_quotation(text, m, spans, start):
