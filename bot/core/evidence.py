@@ -301,11 +301,36 @@ class Candidates:
         if kind is None or not model.shapes:
             return out
         for i in np.flatnonzero(which).tolist():
-            shapes = self.shapes[i]
-            if shapes is None:
-                shapes = self.shapes[i] = sentence_shapes(self.sentences[i], model.lowercase_)
-            out[i] = shape_found(kind, shapes, asked_words)
+            out[i] = shape_found(kind, self._shapes_of(model, i), asked_words)
         return out
+
+    def best_shaped(self, model: EvidenceModel, kind: int | None, asked_words: set[str], value: np.ndarray) -> np.ndarray:
+        """For each passage, the largest ``value`` among its sentences with a positive value that hold an
+        answer of shape ``kind`` (0 when none: the maximum over :meth:`shaped` sentences).
+
+        A passage's sentences are looked at from the largest value down and
+        the first that holds one ends its search: the others could not raise
+        the maximum, and their answer shapes need not be computed.
+        """
+        out = np.zeros(len(self))
+        if kind is None or not model.shapes:
+            return out
+        done = np.zeros(len(self), dtype=bool)
+        positive = np.flatnonzero(value > 0)
+        owner = self.owner.tolist()
+        for i in positive[np.lexsort((-value[positive], self.owner[positive]))].tolist():  # by passage, largest first
+            p = owner[i]
+            if not done[p] and shape_found(kind, self._shapes_of(model, i), asked_words):
+                out[p] = value[i]
+                done[p] = True
+        return out
+
+    def _shapes_of(self, model: EvidenceModel, i: int) -> tuple[frozenset[str], ...]:
+        """The answer shapes of sentence ``i``, computed on first need and kept."""
+        shapes = self.shapes[i]
+        if shapes is None:
+            shapes = self.shapes[i] = sentence_shapes(self.sentences[i], model.lowercase_)
+        return shapes
 
 
 CHAR_SAMPLE = 2_000
