@@ -56,9 +56,12 @@ def names_in(text: str) -> list[str]:
     return out
 
 
-def previous_in_article(titles: Sequence[str], row: int) -> int:
-    """The paragraph before ``row`` in the same article (same headline), or -1."""
-    return row - 1 if row > 0 and titles[row - 1] == titles[row] else -1
+def previous_in_article(titles: Sequence[str], row: int, title: str | None = None) -> int:
+    """The paragraph before ``row`` in the same article (same headline), or -1.
+
+    ``title``: the headline of ``row``, when the caller has read it already.
+    """
+    return row - 1 if row > 0 and titles[row - 1] == (titles[row] if title is None else title) else -1
 
 
 def continued_rows(passages: Sequence[str], titles: Sequence[str], rows: Iterable[int] | None = None,

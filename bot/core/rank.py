@@ -335,8 +335,10 @@ class Ranker:
         # read once for the evidence that needs them: headlines and texts are read off the articles.
         continued = self.__dict__.get("continued_")
         continues = want("context") or want("carried")
-        prev = (np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
-                if want("previous") or (continues and continued is None) else None)
+        reads_previous = want("previous") or (continues and continued is None)
+        titles = ([self.titles_[int(r)] for r in rows] if want("title") or reads_previous else None)
+        prev = (np.asarray([previous_in_article(self.titles_, int(r), t) for r, t in zip(rows, titles)], dtype=np.int64)
+                if reads_previous else None)
         if continues:
             continued = (continued[rows] if continued is not None else
                          np.asarray(continued_rows(self.texts_, self.titles_, rows.tolist(), prev.tolist()), dtype=np.int64))
@@ -364,7 +366,7 @@ class Ranker:
             if has_prev.any():
                 f["previous"][has_prev] = submatrix(index.matrix_, prev[has_prev], cols).toarray() @ q_data
         if want("title"):
-            f["title"] = _title_cosines(index, [self.titles_[int(r)] for r in rows], cols, q_data)
+            f["title"] = _title_cosines(index, titles, cols, q_data)
         if want("lsa"):
             f["lsa"] = self.evidence_.latent(index, query, rows)
         return f
