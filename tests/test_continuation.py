@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bot.core.continuation import carried_names, continued_rows, opens_with_reference
+from bot.core.continuation import (carried_names, continued_rows, names_in, opens_with_reference,
+                                   previous_in_article)
+from bot.core.shapes import NAME, sentence_shapes
 from bot.core.story import Story
+from bot.core.text import sentences
+from helpers import SEEDS
 
 
 @pytest.mark.parametrize("text", [
@@ -84,3 +89,38 @@ def test_a_paragraph_continues_the_one_before_it_in_its_own_article_only() -> No
     # The second continues the first; the third opens with a pronoun but starts another article.
     assert continued_rows(paragraphs, titles) == [-1, 0, -1, -1]
     assert continued_rows(paragraphs, titles, [1, 3]) == [0, -1]
+
+
+def _paragraphs_of(folder: Path) -> tuple[list[str], list[str]]:
+    passages = Story.from_folder(folder).passages
+    return list(passages.texts()), list(passages.titles())
+
+
+@pytest.fixture(scope="module")
+def bundled() -> tuple[list[str], list[str]]:
+    return _paragraphs_of(SEEDS)
+
+
+def test_names_skip_only_sentences_that_cannot_hold_one(bundled) -> None:
+    """names_in leaves out sentences with no capitalised word after the first: the same names as reading all."""
+    tricky = ["Crossings will run. (Eira) said so.", "\u201cLindqvist\u201d spoke. [Varnby] waits.",
+              "'Skelholm' and 'Varnby'.", "no capitals here. at all", "ONE TWO. Three Four Monday."]
+    for text in bundled[0] + tricky:
+        reference: list[str] = []
+        for sent in sentences(text) or [text]:
+            reference.extend(n for n in sorted(sentence_shapes(sent)[NAME]) if n not in reference)
+        assert names_in(text) == reference, text
+
+
+def test_carried_names_are_the_same_with_a_kept_memo_and_known_continuations(bundled) -> None:
+    texts, titles = bundled
+    whole = carried_names(texts, titles)
+    assert any(whole)
+    named: dict[int, list[str]] = {}
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # questions one after another, sharing the memo of names read
+        rows = rng.choice(len(texts), 12, replace=False).tolist()
+        continued = continued_rows(texts, titles, rows)
+        assert continued == continued_rows(texts, titles, rows, [previous_in_article(titles, r) for r in rows])
+        assert carried_names(texts, titles, rows, named=named, continued=continued) == [whole[r] for r in rows]
+    assert named  # filled for the next call

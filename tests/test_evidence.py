@@ -271,3 +271,46 @@ def test_evaluated_stories_keep_every_piece_of_evidence(folder):
     assert evidence.phrase_space_ is not None and evidence.char_space_ is not None and evidence.lowercase_ is not None
     assert evidence.lsa_terms_ is None  # factorised whole, every term kept
     assert n <= min(evidence_mod.CHAR_SAMPLE, evidence_mod.LATENT_SAMPLE, evidence_mod.LOWERCASE_SAMPLE)
+
+
+def test_best_shaped_is_the_maximum_over_shaped_sentences(seeds):
+    """best_shaped stops at each passage's first shaped sentence (largest value first): same maximum."""
+    texts = _texts(seeds)
+    model = seeds.engine.ranker.evidence_
+    rng = np.random.default_rng(0)
+    lifted = 0
+    for q in QUESTIONS + ["When did she meet him?", "How many people were pardoned?", "Who is Alice Johnson?"]:
+        kind, asked = answer_kind(q), set(words(q))
+        found = Candidates(model, seeds.engine.index, texts[:40])
+        value = np.where(rng.random(len(found.sentences)) < 0.3, 0.0, rng.random(len(found.sentences)))
+        every = found.shaped(model, kind, asked, np.ones(len(found.sentences), dtype=bool))
+        expected = np.zeros(len(found))
+        np.maximum.at(expected, found.owner, np.where(every & (value > 0), value, 0.0))
+        fresh = Candidates(model, seeds.engine.index, texts[:40])
+        assert fresh.best_shaped(model, kind, asked, value).tolist() == expected.tolist()
+        lifted += int((expected > 0).sum())
+    assert lifted
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["computed-ahead", "for-the-candidates"])
+def test_the_answering_sentence_is_the_one_every_sentence_shaped_would_give(seeds, ahead, monkeypatch):
+    """pick_sentence computes shapes only for sentences that could win: the same pick as shaping them all."""
+    if not ahead:
+        monkeypatch.setattr(evidence_mod, "PRECOMPUTE_LIMIT", 0)
+    engine = (seeds if ahead else Story.from_folder(SEEDS)).engine
+    assert (engine.ranker.evidence_.passages_ is not None) == ahead
+    ranker, index = engine.ranker, engine.index
+    p = ranker.params
+    for q in QUESTIONS + ["When did she meet him?", "How many people were pardoned?", "Who is Alice Johnson?"]:
+        asked = ranker.reading(index, index.vector(q), q)
+        rows = [s.row for s in ranker.rank(index, asked, 5)]
+        found = ranker.candidates(index, np.asarray(rows))
+        seg = found.owner
+        cover = ranker._coverage(index, found.matrix[:, asked.query.indices].toarray() > 0, asked)
+        typed = found.shaped(ranker.evidence_, asked.kind, set(asked.words), np.ones(seg.size, dtype=bool))
+        before = np.zeros(seg.size)
+        same = seg[1:] == seg[:-1]
+        before[1:][same] = cover[:-1][same]
+        score = cover + p.s_typed * typed + p.s_before * before + p.s_first * (seg == 0)
+        best = int(np.argmax(score))
+        assert ranker.pick_sentence(index, asked, rows) == (found.sentences[best], int(seg[best]))

@@ -282,3 +282,41 @@ def test_joining_words_is_collapsing_whitespace_runs() -> None:
         c = chr(code)
         text = f" a{c}{c}b{c}"
         assert " ".join(text.split()) == space.sub(" ", text).strip(), hex(code)
+
+
+def _stem_trying_every_suffix(word: str) -> str:
+    """``stem`` as first written: every suffix tried in order (the reference for the one that tries fewer)."""
+    from bot.core.text import _IRREGULAR, _SUFFIXES
+
+    word = _IRREGULAR.get(word, word)
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    base = word
+    for suffix, repl, min_stem in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
+            if suffix == "s" and word[-2] in "sui":
+                break
+            base = word[: len(word) - len(suffix)] + repl
+            if suffix in ("ing", "ings", "ed") and len(base) > 2 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]
+            break
+    while base.endswith("e") and len(base) > 3:
+        base = base[:-1]
+    return base
+
+
+def test_stem_tries_only_the_suffixes_a_word_can_end_with() -> None:
+    from helpers import SEEDS, STORIES
+
+    texts = [p.read_text(encoding="utf-8", errors="replace") for folder in (SEEDS, STORIES, STORIES.parent / "news")
+             for p in sorted(folder.rglob("*.txt"))]
+    vocabulary = {w for text in texts for w in words(text)}
+    vocabulary |= {"ational", "relational", "stopped", "status", "sses", "ies", "ied", "ements", "ly", "ingly", "es"}
+    assert len(vocabulary) > 2000
+    assert [stem(w) for w in sorted(vocabulary)] == [_stem_trying_every_suffix(w) for w in sorted(vocabulary)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcdefghilmnorstuyz", min_size=1, max_size=12))
+def test_stem_is_the_same_as_trying_every_suffix(word: str) -> None:
+    assert stem(word) == _stem_trying_every_suffix(word)

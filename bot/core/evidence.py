@@ -129,19 +129,29 @@ class EvidenceModel:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_recent", None)  # the last question's evidence: this process's, not the story's
+        state.pop("_named", None)  # names of paragraphs read for recent questions: likewise
         return state
 
     def carried(self, index: PassageIndex, texts: Sequence[str], titles: Sequence[str],
-                rows: np.ndarray) -> sparse.csr_matrix:
+                rows: np.ndarray, continued: Sequence[int] | None = None) -> sparse.csr_matrix:
         """The names each passage of ``rows`` carries from the paragraph it continues, in the index's word space.
 
         See :mod:`bot.core.continuation`: a paragraph that opens with a
         pronoun or a quotation is about whoever the paragraph before named.
+        ``continued``: the paragraph each row continues, when the caller has read it.
         """
         carried = self.__dict__.get("carried_")
         if carried is not None:
             return carried[rows]
-        return index.space_.transform(carried_names(texts, titles, rows.tolist()))
+        # The names of the paragraphs read are remembered across questions (the same paragraphs come
+        # back as candidates and as the ones they continue), a bounded memo started afresh when full.
+        named = self.__dict__.get("_named")
+        if named is None or len(named) > NAMES_MEMO:
+            named = self._named = {}
+        names = carried_names(texts, titles, rows.tolist(), named=named, continued=continued)
+        if not any(names):  # most candidates carry nothing: no vectorising of empty strings
+            return sparse.csr_matrix((len(names), len(index.space_.vocabulary_)), dtype=np.float32)
+        return index.space_.transform(names)
 
     @property
     def shapes(self) -> bool:
@@ -211,6 +221,10 @@ PRECOMPUTE_LIMIT = 1_000
 """Up to this many passages the evidence of every passage is computed when the story is built (well
 under a second) and each question slices it; above it, only the candidates' is, when the question comes."""
 
+NAMES_MEMO = 20_000
+"""At most this many paragraphs' names (:func:`~bot.core.continuation.names_in`) are remembered between
+questions on a large story (a few MB); past it the memo starts afresh."""
+
 
 class Candidates:
     """Evidence of a few passages, read off their text: sentences and their vectors, n-grams, phrases.
@@ -244,7 +258,9 @@ class Candidates:
         self.phrases = None  # computed when a question has phrases the story uses (see phrase_sets)
         if shapes and model.phrase_space_ is not None:
             self.phrase_sets(model)
-        self.shapes = [sentence_shapes(t, model.lowercase_) for t in sents] if shapes and model.shapes else None
+        # Each sentence's answer shapes: ahead for a small story, else on first need (None until then).
+        self.shapes = ([sentence_shapes(t, model.lowercase_) for t in sents] if shapes and model.shapes
+                       else [None] * len(sents))
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -270,22 +286,51 @@ class Candidates:
         out.char = self.char[rows] if self.char is not None else None
         out.texts = [self.texts[r] for r in rows.tolist()]
         out.phrases = [self.phrases[r] for r in rows.tolist()] if self.phrases is not None else None
-        out.shapes = [self.shapes[i] for i in picked.tolist()] if self.shapes is not None else None
+        out.shapes = [self.shapes[i] for i in picked.tolist()]
         return out
 
     def shaped(self, model: EvidenceModel, kind: int | None, asked_words: set[str], which: np.ndarray) -> np.ndarray:
         """Whether each sentence in ``which`` (a boolean mask) holds an answer of shape ``kind`` (:func:`shape_found`).
 
         Only the sentences in ``which`` are looked at: answer shapes cost
-        about 0.1 ms a sentence, and the others score 0 anyway.
+        about 0.1 ms a sentence, and the others score 0 anyway. Each sentence's
+        shapes are computed once and kept (the answering sentence is picked
+        among sentences already looked at).
         """
         out = np.zeros(len(self.sentences), dtype=bool)
         if kind is None or not model.shapes:
             return out
         for i in np.flatnonzero(which).tolist():
-            shapes = self.shapes[i] if self.shapes is not None else sentence_shapes(self.sentences[i], model.lowercase_)
-            out[i] = shape_found(kind, shapes, asked_words)
+            out[i] = shape_found(kind, self._shapes_of(model, i), asked_words)
         return out
+
+    def best_shaped(self, model: EvidenceModel, kind: int | None, asked_words: set[str], value: np.ndarray) -> np.ndarray:
+        """For each passage, the largest ``value`` among its sentences with a positive value that hold an
+        answer of shape ``kind`` (0 when none: the maximum over :meth:`shaped` sentences).
+
+        A passage's sentences are looked at from the largest value down and
+        the first that holds one ends its search: the others could not raise
+        the maximum, and their answer shapes need not be computed.
+        """
+        out = np.zeros(len(self))
+        if kind is None or not model.shapes:
+            return out
+        done = np.zeros(len(self), dtype=bool)
+        positive = np.flatnonzero(value > 0)
+        owner = self.owner.tolist()
+        for i in positive[np.lexsort((-value[positive], self.owner[positive]))].tolist():  # by passage, largest first
+            p = owner[i]
+            if not done[p] and shape_found(kind, self._shapes_of(model, i), asked_words):
+                out[p] = value[i]
+                done[p] = True
+        return out
+
+    def _shapes_of(self, model: EvidenceModel, i: int) -> tuple[frozenset[str], ...]:
+        """The answer shapes of sentence ``i``, computed on first need and kept."""
+        shapes = self.shapes[i]
+        if shapes is None:
+            shapes = self.shapes[i] = sentence_shapes(self.sentences[i], model.lowercase_)
+        return shapes
 
 
 CHAR_SAMPLE = 2_000

@@ -33,7 +33,7 @@ from .continuation import continued_rows, previous_in_article
 from .families import WordFamilies
 from .evidence import PRECOMPUTE_LIMIT, Candidates, EvidenceModel
 from .fusion import FusionWeights, shipped_weights
-from .index import PassageIndex
+from .index import PassageIndex, submatrix
 from .shapes import answer_kind
 from .sentence_scores import relative, sentence_bm25
 from .text import analyse, words
@@ -267,11 +267,15 @@ class Ranker:
         cols = asked.query.indices
         found = self.candidates(index, np.asarray(rows, dtype=np.int64))
         seg = found.owner
-        cover = self._coverage(index, found.matrix[:, cols].toarray() > 0, asked)
-        typed = found.shaped(self.evidence_, asked.kind, set(asked.words), np.ones(seg.size, dtype=bool)).astype(np.float64)
+        cover = self._coverage(index, _columns(found.matrix, cols).toarray() > 0, asked)
         before = np.zeros(seg.size)
         same = seg[1:] == seg[:-1]
         before[1:][same] = cover[:-1][same]
+        # Answer shapes only for sentences a shape could lift to the best score (they cost ~0.05 ms a
+        # sentence): the others stay below the sentence that scores best without one, typed or not.
+        untyped = cover + p.s_before * before + p.s_first * (seg == 0)
+        could_win = untyped + max(p.s_typed, 0.0) >= untyped.max() - 1e-9
+        typed = found.shaped(self.evidence_, asked.kind, set(asked.words), could_win).astype(np.float64)
         score = cover + p.s_typed * typed + p.s_before * before + p.s_first * (seg == 0)
         best = int(np.argmax(score))  # first of equals: earlier passage, earlier sentence
         return found.sentences[best], int(seg[best])
@@ -310,7 +314,7 @@ class Ranker:
         # they only let their word count as (partly) present.
         found = self.candidates(index, rows)
         seg = found.owner
-        sent_q = found.matrix[:, cols].toarray()
+        sent_q = _columns(found.matrix, cols).toarray()
         sent_cos = sent_q @ q_data
         sent_cover = self._coverage(index, sent_q > 0, asked)
         best = np.full(rows.size, -1.0)
@@ -321,21 +325,32 @@ class Ranker:
         best_cover = np.zeros(rows.size)
         np.maximum.at(best_cover, seg, sent_cover)
         if want("typed"):
-            shaped = found.shaped(self.evidence_, asked.kind, set(asked.words), sent_cover > 0)
-            f["typed"] = np.zeros(rows.size)
-            np.maximum.at(f["typed"], seg, np.where(shaped, sent_cover, 0.0))
+            # The best cover among each passage's sentences that hold an answer of the shape asked for.
+            f["typed"] = found.best_shaped(self.evidence_, asked.kind, set(asked.words), sent_cover)
         f["sentence"] = np.clip(best, 0.0, None)
         f["sentence_rel"] = relative(f["sentence"])  # the best sentence's cosine over the question's best one
         f["best_sentence"] = best_at - found.starts[:-1]
         f["sentence_cover"] = best_cover
+        # The paragraph before each row in its article (-1: none) and the one it continues (-1: none),
+        # read once for the evidence that needs them: headlines and texts are read off the articles.
+        continued = self.__dict__.get("continued_")
+        continues = want("context") or want("carried")
+        reads_previous = want("previous") or (continues and continued is None)
+        titles = ([self.titles_[int(r)] for r in rows] if want("title") or reads_previous else None)
+        prev = (np.asarray([previous_in_article(self.titles_, int(r), t) for r, t in zip(rows, titles)], dtype=np.int64)
+                if reads_previous else None)
+        if continues:
+            continued = (continued[rows] if continued is not None else
+                         np.asarray(continued_rows(self.texts_, self.titles_, rows.tolist(), prev.tolist()), dtype=np.int64))
         if want("cover") or want("carried") or want("context"):
-            pass_q = index.matrix_[rows][:, cols].toarray()
+            pass_q = submatrix(index.matrix_, rows, cols).toarray()
             f["cover"] = self._coverage(index, pass_q > 0, asked)
         if want("context"):
-            f["context"] = self._context(index, asked, rows, pass_q > 0, f["cover"])
+            f["context"] = self._context(index, asked, continued, pass_q > 0, f["cover"])
         if want("carried"):
             # The question's share found only among the names a paragraph carries from the one it continues.
-            carried = self.evidence_.carried(index, self.texts_, self.titles_, rows)[:, cols].toarray() > 0
+            carried = self.evidence_.carried(index, self.texts_, self.titles_, rows, continued.tolist())
+            carried = _columns(carried, cols).toarray() > 0
             f["carried"] = self._coverage(index, (pass_q > 0) | carried, asked) - f["cover"]
         if want("bm25"):
             f["bm25"] = relative(index.bm25(text, rows))
@@ -346,32 +361,30 @@ class Ranker:
         if want("phrase"):
             f["phrase"] = self.evidence_.phrase_cover(text, found)
         if want("previous"):
-            prev = np.asarray([previous_in_article(self.titles_, int(r)) for r in rows], dtype=np.int64)
             has_prev = prev >= 0
             f["previous"] = np.zeros(rows.size)
             if has_prev.any():
-                f["previous"][has_prev] = index.matrix_[prev[has_prev]][:, cols].toarray() @ q_data
+                f["previous"][has_prev] = submatrix(index.matrix_, prev[has_prev], cols).toarray() @ q_data
         if want("title"):
-            f["title"] = _title_cosines(index, [self.titles_[int(r)] for r in rows], cols, q_data)
+            f["title"] = _title_cosines(index, titles, cols, q_data)
         if want("lsa"):
             f["lsa"] = self.evidence_.latent(index, query, rows)
         return f
 
-    def _context(self, index: PassageIndex, asked: Asked, rows: np.ndarray, present: np.ndarray,
+    def _context(self, index: PassageIndex, asked: Asked, before: np.ndarray, present: np.ndarray,
                  cover: np.ndarray) -> np.ndarray:
         """The question's share found only in the paragraph each row continues (0 for the others).
 
         A paragraph that opens with a pronoun or a quotation ('"Great meeting
         today," he wrote.') is read with the paragraph before it (which says
         who wrote what, where): that paragraph's words count as the row's own.
+        ``before``: the paragraph each candidate continues (-1: none, see
+        :func:`~bot.core.continuation.continued_rows`).
         """
-        continued = self.__dict__.get("continued_")
-        before = (continued[rows] if continued is not None
-                  else np.asarray(continued_rows(self.texts_, self.titles_, rows.tolist()), dtype=np.int64))
-        out = np.zeros(rows.size)
+        out = np.zeros(before.size)
         on = before >= 0
         if on.any():
-            read_with = present[on] | (index.matrix_[before[on]][:, asked.query.indices].toarray() > 0)
+            read_with = present[on] | (submatrix(index.matrix_, before[on], asked.query.indices).toarray() > 0)
             out[on] = self._coverage(index, read_with, asked) - cover[on]
         return out
 
@@ -400,6 +413,11 @@ class Ranker:
         for c, hit in hits.items():
             credit += idf[c] * hit
         return credit / total
+
+
+def _columns(matrix: sparse.csr_matrix, cols: np.ndarray) -> sparse.csr_matrix:
+    """``matrix[:, cols]``, gathered with numpy (:func:`~bot.core.index.submatrix`: scipy's checks cost more)."""
+    return submatrix(matrix, np.arange(matrix.shape[0], dtype=np.int64), cols)
 
 
 def _feedback(index: PassageIndex, query: sparse.csr_matrix, rows: list[int], weight: float) -> sparse.csr_matrix:

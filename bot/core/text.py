@@ -159,7 +159,7 @@ def stem(word: str) -> str:
     if len(word) <= 3 or not word.isalpha():
         return word
     base = word
-    for suffix, repl, min_stem in _SUFFIXES:
+    for suffix, repl, min_stem in _SUFFIXES_BY_LAST.get(word[-1], ()):
         if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
             if suffix == "s" and word[-2] in "sui":
                 break  # "discuss", "status", "crisis": not plurals
@@ -179,6 +179,8 @@ _SUFFIXES = (
     ("ness", "", 3), ("ings", "", 3), ("ing", "", 3), ("ers", "er", 3), ("ed", "", 3), ("ly", "", 4),
     ("es", "", 3), ("s", "", 3),
 )
+# The suffixes by their last letter, in the order above: a word is only tried against those it could end with.
+_SUFFIXES_BY_LAST = {last: tuple(s for s in _SUFFIXES if s[0][-1] == last) for last in {s[0][-1] for s in _SUFFIXES}}
 
 
 def analyse(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
@@ -240,7 +242,8 @@ def sentences(text: str) -> list[str]:
     for m in _SENTENCE_END.finditer(text):
         # Only the word before the stop matters; a bounded window keeps runs of initials linear.
         head = text[max(start, m.start() - 40):m.start()].rstrip("\"'\u201d\u2019)]")
-        last = head.rsplit(None, 1)[-1].rstrip(".").lower() if head.split() else ""
+        tail_word = head.rsplit(None, 1)  # [] when the window holds no word
+        last = tail_word[-1].rstrip(".").lower() if tail_word else ""
         if last in _ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
             continue
         if spans and _joins_quotation(text, m, spans, start):
