@@ -289,11 +289,11 @@ class TfidfSpace:
             # Every text at once, in C loops: cut into runs of word characters (a translation and a split),
             # each run looked up in the memo, the texts told apart by the break between them.
             found = joined.lower().translate(_RUNS).split()
-            try:  # every run met before: straight from the memo into an array
-                all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
-            except KeyError:
-                all_ids = np.fromiter((memo[w] if w in memo else self._word_column(w) for w in found),
-                                      dtype=np.int64, count=len(found))
+            # Runs not met before are looked up once each (a set difference, in C), then every run comes
+            # straight from the memo into an array: a per-run Python test was most of a large story's answer.
+            for run in set(found).difference(memo):
+                self._word_column(run)
+            all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
             if (all_ids == _SEVERAL).any():  # a run of several words: rare enough to take the long way
                 return self._term_ids_by_text(texts, memo)
             breaks = np.flatnonzero(all_ids == _BREAK_ID)
