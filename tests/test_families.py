@@ -1,6 +1,6 @@
 """Word families looked up one word at a time equal the table of every family the story has.
 
-The reference is :func:`bot.core.families.word_families`, which pairs every
+The reference is :func:`word_families` below, which pairs every
 word of the vocabulary with every cut form up front (what the build used to
 store); :class:`WordFamilies` answers the same question for a single word,
 known to the story or not, by binary search over the story's words.
@@ -9,14 +9,37 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.families import WordFamilies, cuts, word_families
+from bot.core.families import MIN_FAMILY, WordFamilies, _family_word, cuts
 from bot.core.story import Story
 from helpers import SEEDS, STORIES
+
+
+def word_families(vocabulary: Mapping[str, int]) -> tuple[dict[int, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Every family of a vocabulary at once: the families by column, and every cut form (of five
+    letters or more) with the columns it comes from.
+
+    The table :class:`WordFamilies` answers from, one word at a time; kept here as
+    the reference the lookups are compared with.
+    """
+    terms = {t: c for t, c in vocabulary.items() if _family_word(t)}
+    pairs: dict[int, set[int]] = {}
+    affixes: dict[str, set[int]] = {}
+    for term, col in terms.items():
+        for part in cuts(term):
+            if len(part) < MIN_FAMILY:
+                continue
+            affixes.setdefault(part, set()).add(col)
+            if (rel := terms.get(part)) is not None:
+                pairs.setdefault(col, set()).add(rel)
+                pairs.setdefault(rel, set()).add(col)
+    return ({c: tuple(sorted(r)) for c, r in pairs.items()},
+            {t: tuple(sorted(c)) for t, c in affixes.items()})
 
 
 def _assert_same(vocabulary: dict[str, int], asked: list[str]) -> None:

@@ -43,7 +43,7 @@ class WordFamilies:
     next to each other there) and the positions in column order
     (``by_column_``, with ``sorted_columns_`` to search). Arrays and one list of strings: cheap to build, to
     pickle and to load. ``of_term`` and ``of_column`` answer what
-    :func:`word_families` tabulates for every word (a test checks they agree).
+    the whole table of every word's family would (``tests/test_families.py`` builds that table and checks they agree).
     """
 
     def __init__(self, vocabulary: Mapping[str, int]) -> None:
@@ -92,24 +92,3 @@ class WordFamilies:
             return ()
         return self.of_term(self.words_[int(self.by_column_[i])])
 
-
-def word_families(vocabulary: Mapping[str, int]) -> tuple[dict[int, tuple[int, ...]], dict[str, tuple[int, ...]]]:
-    """Every family of a vocabulary at once: the families by column, and every cut form (of five
-    letters or more) with the columns it comes from.
-
-    The table :class:`WordFamilies` answers from, one word at a time; kept as
-    the reference its tests compare with.
-    """
-    terms = {t: c for t, c in vocabulary.items() if _family_word(t)}
-    pairs: dict[int, set[int]] = {}
-    affixes: dict[str, set[int]] = {}
-    for term, col in terms.items():
-        for part in cuts(term):
-            if len(part) < MIN_FAMILY:
-                continue
-            affixes.setdefault(part, set()).add(col)
-            if (rel := terms.get(part)) is not None:
-                pairs.setdefault(col, set()).add(rel)
-                pairs.setdefault(rel, set()).add(col)
-    return ({c: tuple(sorted(r)) for c, r in pairs.items()},
-            {t: tuple(sorted(c)) for t, c in affixes.items()})

@@ -29,7 +29,7 @@ from ..core.library import story_key
 from ..core.models import Answer
 from ..feedback import Vote
 from . import readback, render
-from .errors import tell_user_something_went_wrong
+from .errors import NO_PINGS, tell_user_something_went_wrong
 
 if TYPE_CHECKING:
     from .client import StoryBot
@@ -40,7 +40,6 @@ _STORY = r"(?P<story>[A-Za-z0-9_.\- ]{1,64}|~[0-9a-f]{16})"
 MORE_TEMPLATE = re.compile(rf"storybot:more:(?P<page>\d{{1,2}}):(?P<seen>\d{{1,2}}):{_STORY}")
 VOTE_TEMPLATE = re.compile(rf"storybot:(?P<verdict>yes|no):(?P<page>\d{{1,2}}):(?P<seen>\d{{1,2}}):{_STORY}")
 RESPOND_WITHIN = 1.5  # seconds: answer the press directly when the work is this quick, else defer first
-NO_PINGS = discord.AllowedMentions.none()
 
 
 def answer_view(answer: Answer, story: str, page: int = 0, seen: int = 0) -> discord.ui.View | None:
