@@ -57,6 +57,17 @@ def test_the_answer_uses_the_one_reading(seeds: Story) -> None:
         assert picked is not None and (answer.sentence, answer.sentence_hit) == picked
 
 
+def _candidate_evidence(folder, files: dict[str, str], question: str) -> tuple[Story, list[str], dict]:
+    """The story made of ``files``, its candidates' texts for ``question`` and their evidence, unfused."""
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    story = Story.from_folder(folder)
+    engine = story.engine
+    asked = engine.ranker.reading(engine.index, engine.index.vector(question), question)
+    rows, f = engine.ranker.evidence_for(engine.index, asked, 5)
+    return story, [engine.passages[int(r)].text for r in rows], f
+
+
 SPREAD = {
     "001_pier.txt": "Storm closes the old pier\n\n"
                     "The harbour master walked the quay on Monday. Later a storm broke over the town. "
@@ -69,14 +80,8 @@ SPREAD = {
 
 
 def test_a_sentence_that_holds_the_question_together_beats_its_words_spread_over_a_paragraph(tmp_path) -> None:
-    for name, text in SPREAD.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    story = Story.from_folder(tmp_path)
-    engine = story.engine
     question = "When did the ferry dock at the pier in the harbour?"
-    asked = engine.ranker.reading(engine.index, engine.index.vector(question), question)
-    rows, f = engine.ranker.evidence_for(engine.index, asked, 5)
-    text = [engine.passages[int(r)].text for r in rows]
+    story, text, f = _candidate_evidence(tmp_path, SPREAD, question)
     together = next(i for i, t in enumerate(text) if t.startswith("The ferry finally"))
     spread = next(i for i, t in enumerate(text) if t.startswith("The harbour master"))
     assert f["sentence_bm25"][together] > f["sentence_bm25"][spread]
@@ -101,14 +106,7 @@ QUOTED = {
 
 def test_a_quotation_is_read_with_the_paragraph_that_attributes_it(tmp_path) -> None:
     """The words of the paragraph a quotation continues count for the quotation (evidence 'context')."""
-    for name, text in QUOTED.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    story = Story.from_folder(tmp_path)
-    engine = story.engine
-    question = "What did the mayor post after the vote?"
-    asked = engine.ranker.reading(engine.index, engine.index.vector(question), question)
-    rows, f = engine.ranker.evidence_for(engine.index, asked, 5)
-    text = [engine.passages[int(r)].text for r in rows]
+    _, text, f = _candidate_evidence(tmp_path, QUOTED, "What did the mayor post after the vote?")
     quote = next(i for i, t in enumerate(text) if t.startswith("\u201cProud"))
     assert f["context"][quote] > 0  # 'mayor', 'post', 'vote' are in the paragraph it continues
     assert f["context"][quote] + f["cover"][quote] <= 1.0 + 1e-9
