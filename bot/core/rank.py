@@ -276,7 +276,7 @@ class Ranker:
         untyped = cover + p.s_before * before + p.s_first * (seg == 0)
         could_win = untyped + max(p.s_typed, 0.0) >= untyped.max() - 1e-9
         typed = found.shaped(self.evidence_, asked.kind, set(asked.words), could_win).astype(np.float64)
-        score = cover + p.s_typed * typed + p.s_before * before + p.s_first * (seg == 0)
+        score = untyped + p.s_typed * typed
         best = int(np.argmax(score))  # first of equals: earlier passage, earlier sentence
         return found.sentences[best], int(seg[best])
 
