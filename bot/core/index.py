@@ -128,14 +128,20 @@ class PassageIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.postings_[:, cols] @ query.data.astype(np.float32)).ravel()
 
+    def bm25_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of ``text``'s terms and their weights in a BM25 query: its counts, word pairs
+        at ``bigram_weight`` (float64; the one place a question becomes BM25 weights)."""
+        counts = self.space_.counts([text])
+        weights = counts.data.astype(np.float64)
+        weights[~self.unigram_[counts.indices]] *= self.params.bigram_weight
+        return counts.indices, weights
+
     def bm25(self, text: str, rows: np.ndarray) -> np.ndarray:
         """Okapi BM25 of ``text`` for the given passage rows (re-ranking evidence)."""
-        counts = self.space_.counts([text])
-        if counts.nnz == 0:
+        cols, weights = self.bm25_query(text)
+        if cols.size == 0:
             return np.zeros(rows.size, dtype=np.float32)
-        weights = counts.data.astype(np.float32)
-        weights[~self.unigram_[counts.indices]] *= self.params.bigram_weight
-        return np.asarray(self.bm25_impacts(rows, counts.indices) @ weights).ravel()
+        return np.asarray(self.bm25_impacts(rows, cols) @ weights.astype(np.float32)).ravel()
 
     def bm25_impacts(self, rows: np.ndarray, cols: np.ndarray) -> sparse.csr_matrix:
         """BM25 contributions of terms ``cols`` in passages ``rows`` (rows x cols, sparse).
@@ -320,9 +326,13 @@ def _bm25_factors(counts: sparse.csr_matrix, k1: float, b: float) -> tuple[np.nd
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float32)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    lengths = np.asarray(counts.sum(axis=1)).ravel()
-    norm = (k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))).astype(np.float32)
+    norm = bm25_length_norm(np.asarray(counts.sum(axis=1)).ravel(), k1, b).astype(np.float32)
     return idf, norm
+
+
+def bm25_length_norm(lengths: np.ndarray, k1: float, b: float) -> np.ndarray:
+    """BM25's ``k1 * (1 - b + b * length / mean length)`` of documents of the given lengths (their dtype)."""
+    return k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
 
 
 def _bm25_impacts(counts: sparse.csr_matrix, k1: float, b: float) -> sparse.csr_matrix:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from .index import PassageIndex
+from .index import PassageIndex, bm25_length_norm, submatrix
 
 SENTENCE_BM25_B = 0.75
 """Length normalisation of the sentence BM25 (Okapi's usual value): sentences vary in length far more
@@ -40,16 +40,13 @@ def sentence_bm25(index: PassageIndex, text: str, sentences: sparse.csr_matrix, 
     as in :meth:`PassageIndex.bm25`.
     """
     out = np.zeros(n)
-    counts = index.space_.counts([text])
-    if counts.nnz == 0 or sentences.shape[0] == 0:
+    cols, weights = index.bm25_query(text)
+    if cols.size == 0 or sentences.shape[0] == 0:
         return out
-    cols = counts.indices
-    weights = counts.data.astype(np.float64) * index.bm25_idf_[cols]
-    weights[~index.unigram_[cols]] *= index.params.bigram_weight
-    lengths = np.diff(sentences.indptr).astype(np.float64)
+    weights = weights * index.bm25_idf_[cols]
     k1 = index.params.bm25_k1
-    norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
-    present = sentences[:, cols].toarray() > 0
+    norm = bm25_length_norm(np.diff(sentences.indptr).astype(np.float64), k1, b)
+    present = submatrix(sentences, np.arange(sentences.shape[0], dtype=np.int64), cols).toarray() > 0
     per_sentence = (present * ((k1 + 1) / (1 + norm))[:, None]) @ weights
     np.maximum.at(out, owner, per_sentence)
     return relative(out)
