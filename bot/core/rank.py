@@ -178,13 +178,16 @@ class Ranker:
         data /= max(float(np.linalg.norm(data)), 1e-12)
         return sparse.csr_matrix((data, cols, np.asarray([0, cols.size])), shape=query.shape)
 
-    def reading(self, index: PassageIndex, query: sparse.csr_matrix, text: str, *, expand: bool = True) -> Asked:
+    def reading(self, index: PassageIndex, query: sparse.csr_matrix, text: str, *, expand: bool = True,
+                asked: np.ndarray | None = None) -> Asked:
         """The question as every later step needs it, computed once (see :class:`Asked`).
 
         ``expand``: add the word families to ``query`` (False: ``query`` is used as given).
+        ``asked``: the columns of the words asked for (default: every unigram of ``query``).
         """
         terms = tuple(sorted(set(analyse(text)))) if text else ()
-        asked = query.indices[index.unigram_[query.indices]]
+        if asked is None:
+            asked = query.indices[index.unigram_[query.indices]]
         vocab = index.vocabulary_
         unknown = sum(t not in vocab for t in terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
         return Asked(
@@ -287,12 +290,7 @@ class Ranker:
         ``asked`` are the columns of the words asked for (before family
         expansion); by default, every unigram of ``query``. See :meth:`evidence`.
         """
-        read = self.reading(index, query, text, expand=False)
-        if asked is not None:
-            vocab = index.vocabulary_
-            unknown = sum(t not in vocab for t in read.terms) * (float(index.idf_.max()) if index.idf_.size else 1.0)
-            read = replace(read, asked=asked, total=float(index.idf_[asked].sum()) + unknown)
-        return self.evidence(index, read, rows)
+        return self.evidence(index, self.reading(index, query, text, expand=False, asked=asked), rows)
 
     def evidence(self, index: PassageIndex, asked: Asked, rows: np.ndarray,
                  needed: frozenset[str] | None = None) -> dict[str, np.ndarray]:
