@@ -69,6 +69,11 @@ def _maxrss_mb() -> float:
 
 
 def _latencies(run, questions: list[str]) -> np.ndarray:
+    # Every engine answers from a settled heap, as the bot serves a loaded story: what was loaded is
+    # frozen out of the collector's full passes (bot/discord_app/loading.py freeze_heap), which would
+    # otherwise walk it in the middle of some queries.
+    gc.collect()
+    gc.freeze()
     for q in questions[:5]:  # warm-up
         run(q)
     out = np.empty(len(questions))

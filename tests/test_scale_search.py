@@ -321,6 +321,33 @@ def test_counts_through_the_word_memo_equal_the_analysers_terms(word_space, text
         np.testing.assert_array_equal(got.toarray(), want)
 
 
+def test_the_word_table_gives_each_word_the_column_folding_and_stemming_give(word_space):
+    """Words of the story are looked up in a sorted table built with the space instead of being folded
+    and stemmed when first met: each word's column there is the one the long way finds."""
+    table, columns = word_space.words_, word_space.word_columns_
+    assert table.size > 1000 and np.all(table[:-1] < table[1:])
+    word_space._columns = {}
+    slow = [word_space._word_column(w) for w in table.astype(str).tolist()]
+    assert columns.tolist() == slow
+    assert sum(c >= 0 for c in slow) > 500  # most are terms (stop words are -1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(picks=st.lists(st.integers(0, 299), min_size=1, max_size=4), extra=st.sampled_from(["", " Zqxv's", " a''b", " " + "x" * 40]))
+def test_counts_of_story_text_through_the_word_table_equal_the_analysers_terms(word_space, corpus, picks, extra):
+    """Text of the story itself (every word in the table, looked up with a fresh memo), with now and
+    then a word the story never wrote, a run of two words, or a word too long for the table."""
+    texts = [corpus[i] + extra for i in picks]
+    word_space.__dict__.pop("_columns", None)  # a fresh memo, as in a process just started
+    analyzer = WordAnalyzer(False)
+    want = np.zeros((len(texts), word_space.size), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for term in analyzer(text):
+            if term in word_space.vocabulary_:
+                want[i, word_space.vocabulary_[term]] += 1
+    np.testing.assert_array_equal(word_space.counts(texts).toarray(), want)
+
+
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), n_rows=st.integers(0, 50), n_cols=st.integers(0, 30))
 def test_submatrix_equals_scipys_fancy_indexing(index, seed, n_rows, n_cols):

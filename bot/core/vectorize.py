@@ -66,6 +66,27 @@ def kept_terms(df: np.ndarray, n: int, min_df: float, max_df: float) -> np.ndarr
     return (df <= high) & (df >= low)
 
 
+WORD_TABLE_WIDTH = 24
+"""Words up to this many characters go in a space's word table (``word_table``); longer ones, rare, are
+stemmed when met."""
+
+
+def word_table(word_columns: dict[str, int], width: int = WORD_TABLE_WIDTH) -> tuple[np.ndarray, np.ndarray]:
+    """Every word of a story as written (lower-case ASCII) and its column, as two arrays sorted by word.
+
+    A question's candidates bring hundreds of words the process has not met
+    yet; folding and stemming each one was a third of an answer on a large
+    story. Looked up in this table they cost one sorted search for all of
+    them. Fixed-width bytes (one byte a character; words over ``width``
+    characters left out) keep it small, and as arrays the cache maps them
+    instead of unpickling a dictionary.
+    """
+    words_ = sorted(w for w in word_columns if len(w) <= width)
+    table = np.asarray(words_, dtype=f"S{width}") if words_ else np.zeros(0, dtype=f"S{width}")
+    columns = np.fromiter(map(word_columns.__getitem__, words_), dtype=np.int32, count=len(words_))
+    return table, columns
+
+
 class TfidfSpace:
     """A vocabulary and idf weights, fitted once; turns text into L2-normalised rows.
 
@@ -200,6 +221,7 @@ class TfidfSpace:
         if counter.word_ids:  # (empty with word pairs: their terms are looked up by text)
             final = {vocabulary[t]: i for i, t in enumerate(terms)}  # first-pass id -> column
             bulk.word_ids = {w: final.get(i, -1) for w, i in counter.word_ids.items()}
+            self.words_, self.word_columns_ = word_table(bulk.word_ids)
         self._transform = lambda texts: distinct_rows(
             texts, lambda unique: sparse.csr_matrix(self._weigher.transform(bulk.count(unique), copy=False)))
         return counts
@@ -291,8 +313,7 @@ class TfidfSpace:
             found = joined.lower().translate(_RUNS).split()
             # Runs not met before are looked up once each (a set difference, in C), then every run comes
             # straight from the memo into an array: a per-run Python test was most of a large story's answer.
-            for run in set(found).difference(memo):
-                self._word_column(run)
+            self._learn_columns(set(found).difference(memo))
             all_ids = np.fromiter(map(memo.__getitem__, found), dtype=np.int64, count=len(found))
             if (all_ids == _SEVERAL).any():  # a run of several words: rare enough to take the long way
                 return self._term_ids_by_text(texts, memo)
@@ -316,6 +337,28 @@ class TfidfSpace:
                 ids.extend([get(t, -1) for t in self.analyzer(text)])
             sizes[i + 1] = len(ids)
         return np.asarray(ids, dtype=np.int64), sizes
+
+    def _learn_columns(self, runs: set[str]) -> None:
+        """Put the columns of ``runs`` (runs of lower-case ASCII word characters) in the memo.
+
+        Runs that are words of the story are found in ``words_`` all at once
+        (one sorted search); the rest (words the story never wrote, runs with
+        apostrophes) are folded and stemmed one by one by :meth:`_word_column`.
+        """
+        table = self.__dict__.get("words_")
+        if table is not None and table.size and runs:
+            short = [r for r in runs if len(r) <= table.itemsize]
+            keys = np.asarray(short, dtype=table.dtype)
+            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
+            hit = table[at] == keys
+            columns = self.word_columns_[at].tolist()
+            memo = self._columns
+            for run, found, column in zip(short, hit.tolist(), columns):
+                if found:
+                    memo[run] = column
+            runs = runs.difference(memo)
+        for run in runs:
+            self._word_column(run)
 
     def _word_column(self, run: str) -> int:
         """The column of the one word in a run of lower-case ASCII word characters, as
