@@ -1,12 +1,14 @@
-"""The full engine's figures on every evaluation set at once, news included, with the corpus counts.
+"""The shipped engine's figures on every evaluation set at once, with the corpus counts and MRR@5.
 
-``benchmarks/quality.py`` compares engines step by step on the bundled story and
-``shared/eval/stories``; this prints one row per set for the engine as it is,
-also on ``shared/eval/news`` (real scraped Voice of America articles, with their
-``unanswerable_in_story.jsonl`` questions counted as off-story) and on
-``benchmarks/check_questions.jsonl``: passages indexed and lines dropped as
-boilerplate, then the figures of ``python -m bot eval``. Nothing is fitted per
-story, so these in-sample figures are also the leave-one-story-out ones.
+``benchmarks/quality.py`` scores the same sets (``fit_fusion.eval_stories``)
+in-sample and leave-one-story-out; this prints, for the engine exactly as it
+ships (``Story.from_folder``, with ``bot/core/fusion_weights.json``), what that
+does not: the passages indexed and the lines dropped as boilerplate, and the
+figures of ``python -m bot eval``, MRR@5 among them. The shipped weights were
+fitted on every story, the scored one included, so these figures are
+in-sample: read the leave-one-story-out ones in quality.py. A news story's
+'not enough information' questions (``unanswerable_in_story.jsonl``) count
+here as off-story ones.
 
     .venv/bin/python benchmarks/eval_all_sets.py [--shared ../shared/eval] [--json OUT.json]
 """
@@ -20,22 +22,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bot.core.evaluate import evaluate, load_questions  # noqa: E402
+from quality import cell, eval_stories, set_name  # noqa: E402
+
+from bot.core.evaluate import evaluate  # noqa: E402
 from bot.core.story import Story  # noqa: E402
 
 FIGURES = ("hit1", "hit3", "mrr5", "sentence_hit1", "off_story_rejected", "answerable_refused")
-
-
-def sets(shared: Path) -> list[tuple[str, Path, list[Path]]]:
-    out = [("bundled (dev)", REPO / "seeds", [shared / "dev.jsonl"]),
-           ("bundled (check_questions)", REPO / "seeds", [REPO / "benchmarks" / "check_questions.jsonl"])]
-    for folder in sorted((shared / "stories").glob("*")):
-        out.append((folder.name, folder / "seeds", [folder / "questions.jsonl"]))
-    for folder in sorted((shared / "news").glob("*")):
-        out.append((f"news/{folder.name}", folder / "seeds",
-                    [folder / "questions.jsonl", folder / "unanswerable_in_story.jsonl"]))
-    return [(name, seeds, [q for q in files if q.exists()]) for name, seeds, files in out if seeds.is_dir()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,15 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| set | passages | dropped | hit@1 | hit@3 | MRR@5 | sentence hit@1 | rejected | refused |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rows = {}
-    for name, seeds, files in sets(args.shared):
-        story = Story.from_folder(seeds)
-        questions = [q for f in files for q in load_questions(f)]
-        scores = evaluate(questions, story.ask)[0].overall
-        row = {"passages": len(story.passages), "dropped": sum(len(a.dropped) for a in story.articles)}
-        row.update({k: getattr(scores, k) for k in FIGURES})
-        rows[name] = row
-        cells = ["-" if row[k] is None else (f"{row[k]:.3f}" if k == "mrr5" else f"{100 * row[k]:.1f}") for k in FIGURES]
-        print(f"| {name} | {row['passages']} | {row['dropped']} | " + " | ".join(cells) + " |", flush=True)
+    for es in eval_stories(args.shared):
+        story = Story.from_folder(es.seeds)
+        for label, questions in es.sets.items():
+            if label == "nei":
+                continue
+            if label == "questions":
+                questions = questions + es.sets.get("nei", [])
+            scores = evaluate(questions, story.ask)[0].overall
+            row = {"passages": len(story.passages), "dropped": sum(len(a.dropped) for a in story.articles)}
+            row.update({k: getattr(scores, k) for k in FIGURES})
+            name = set_name(es, label)
+            rows[name] = row
+            cells = [cell(row[k], k == "mrr5") for k in FIGURES]
+            print(f"| {name} | {row['passages']} | {row['dropped']} | " + " | ".join(cells) + " |", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return 0

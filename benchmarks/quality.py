@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fit_fusion import Built, build, eval_stories, fit, with_weights  # noqa: E402
+from fit_fusion import Built, EvalStory, build, eval_stories, fit, with_weights  # noqa: E402
 
 from bot.core.evaluate import (Question, expected_calibration_error, passage_matches, reliability, score,  # noqa: E402
                                top_right)
@@ -124,10 +124,16 @@ def merge(results: Sequence[SetResult]) -> SetResult:
                      statistics.median(r.query_ms for r in results))
 
 
-def _cell(x: float | None, ece: bool = False) -> str:
+def set_name(story: EvalStory, label: str) -> str:
+    """A question set's row name: the story's name, and the set's label when the story has several."""
+    return story.name if label == "questions" else f"{story.name} {label}"
+
+
+def cell(x: float | None, decimal: bool = False) -> str:
+    """A table cell: a share as a percentage, or (``decimal``, for an ECE or MRR) to three places; '-' for none."""
     if x is None:
         return "-"
-    return f"{x:.3f}" if ece else f"{100 * x:.1f}"
+    return f"{x:.3f}" if decimal else f"{100 * x:.1f}"
 
 
 def main_table(rows: list[tuple[str, str, float | None, SetResult, SetResult]]) -> list[str]:
@@ -136,8 +142,8 @@ def main_table(rows: list[tuple[str, str, float | None, SetResult, SetResult]]) 
     out = [head, "| --- | --- | ---: | " + " | ".join("---:" for _ in COLUMNS) + " |"]
     for name, counts, bm25, ins, loso in rows:
         fi, fl = figures(ins), figures(loso)
-        cells = [f"{_cell(fi[c], c == 'ECE')} / {_cell(fl[c], c == 'ECE')}" for c in COLUMNS]
-        out.append(f"| {name} | {counts} | {_cell(bm25)} | " + " | ".join(cells) + " |")
+        cells = [f"{cell(fi[c], c == 'ECE')} / {cell(fl[c], c == 'ECE')}" for c in COLUMNS]
+        out.append(f"| {name} | {counts} | {cell(bm25)} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -145,7 +151,7 @@ def single_table(rows: list[tuple[str, SetResult]]) -> list[str]:
     out = ["| set | " + " | ".join(COLUMNS) + " |", "| --- | " + " | ".join("---:" for _ in COLUMNS) + " |"]
     for name, r in rows:
         f = figures(r)
-        out.append(f"| {name} | " + " | ".join(_cell(f[c], c == "ECE") for c in COLUMNS) + " |")
+        out.append(f"| {name} | " + " | ".join(cell(f[c], c == "ECE") for c in COLUMNS) + " |")
     return out
 
 
@@ -192,8 +198,8 @@ def trade_off_table(rows: list[tuple[str, SetResult]], shipped: float) -> list[s
         for t in TRADE_OFF_THRESHOLDS:
             f = at_threshold(pooled, t)
             worst = max((at_threshold(p, t)["answerable refused"] or 0.0) for p in parts)
-            cells.append(" / ".join(_cell(f[c]) for c in ("confident right", "answerable refused", "off-story answered",
-                                                          "NEI declined")) + f"; {_cell(worst)}")
+            cells.append(" / ".join(cell(f[c]) for c in ("confident right", "answerable refused", "off-story answered",
+                                                         "NEI declined")) + f"; {cell(worst)}")
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 
@@ -253,7 +259,7 @@ def ablation(built: list[Built], loso: dict[str, FusionWeights]) -> list[str]:
         cells = []
         for k in kinds:
             f = figures(merge(by_kind[k]))
-            cells += [_cell(f["hit@1"]), _cell(f["hit@3"]), _cell(f["sentence-hit"])]
+            cells += [cell(f["hit@1"]), cell(f["hit@3"]), cell(f["sentence-hit"])]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out
 
@@ -331,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, qs in b.story.sets.items():
             if label == "nei":
                 continue
-            name = b.story.name if label == "questions" else f"{b.story.name} {label}"
+            name = set_name(b.story, label)
             ins, out, hand = run(b, full, label), run(b, loso[b.story.name], label), run(b, HAND, label)
             n_ans = sum(q.answerable for q in qs)
             n_nei = len(b.story.sets.get("nei", [])) if label == "questions" else 0

@@ -8,13 +8,13 @@ Errors a user can fix are one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import shutil
 import sys
 from collections.abc import Sequence
 
+from .core.collector import collector_paused
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("storybot")
@@ -93,8 +93,7 @@ def _load_story(settings: Settings):
     25 ms, a tenth of a cache-hit ``ask``, to free some 800 objects, which now
     stay (a few hundred KB at most, once per process).
     """
-    gc.disable()
-    try:
+    with collector_paused(freeze=True):
         from .core.cache import load_story
         from .core.corpus import CorpusError
 
@@ -102,9 +101,6 @@ def _load_story(settings: Settings):
             return load_story(settings.seeds, cache_dir=settings.cache_dir, warn=_warn, progress=_progress())
         except CorpusError as exc:
             raise UserError(str(exc)) from None
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 def _warn(message: str) -> None:

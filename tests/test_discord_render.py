@@ -1,4 +1,4 @@
-"""The pure Discord renderer: limits always hold, and text from users or files is shown, never interpreted."""
+"""The pure Discord renderer and its limits (render.py, limits.py): limits always hold, and text from users or files is shown, never interpreted."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.core.models import Answer, Article, Citation, Hit, Passage
 from bot.core.text import analyse
-from bot.discord_app import render
+from bot.discord_app import limits, render
 from fake_discord.harness import shared_story
 
 MARKDOWN = set("\\*_~|`[]()<>#:@")
@@ -69,34 +69,34 @@ def payload(embed: discord.Embed) -> dict:
 # --- escaping -----------------------------------------------------------------------------------
 
 def test_a_passage_cannot_make_a_link_a_mention_or_a_code_block():
-    out = render.escape("[Read the source](https://evil.example) @everyone <@1> ```` ||x|| 1. :e:")
+    out = limits.escape("[Read the source](https://evil.example) @everyone <@1> ```` ||x|| 1. :e:")
     assert not (set(unescaped(out)) & MARKDOWN)
     assert "@\u200beveryone" in out
     assert strip_markup(out).replace("\u200b", "") == "[Read the source](https://evil.example) @everyone <@1> ```` ||x|| 1. :e:"
 
 
 def test_question_words_are_bold_and_the_rest_escaped():
-    out = render.escaped_within("Kardashian *paid* for the legal_team.", 200, set(analyse("paid legal")))
+    out = limits.escaped_within("Kardashian *paid* for the legal_team.", 200, set(analyse("paid legal")))
     assert out == "Kardashian \\***paid**\\* for the **legal**\\_team."
 
 
 def test_shorten_cuts_at_a_word_with_an_ellipsis():
-    assert render.shorten("one two three four", 12) == "one two\u2026"
-    assert render.shorten("short", 10) == "short"
-    assert render.ulen(render.shorten("x" * 50, 10)) == 10  # one long word: cut inside it
+    assert limits.shorten("one two three four", 12) == "one two\u2026"
+    assert limits.shorten("short", 10) == "short"
+    assert limits.ulen(limits.shorten("x" * 50, 10)) == 10  # one long word: cut inside it
 
 
 def test_limits_count_utf16_units():
     emoji = "\U0001f600" * 600
-    assert render.ulen(emoji) == 1200
-    assert render.ulen(render.shorten(emoji, 1024)) <= 1024
+    assert limits.ulen(emoji) == 1200
+    assert limits.ulen(limits.shorten(emoji, 1024)) <= 1024
 
 
 def test_urls_that_could_break_out_are_encoded_or_dropped():
-    assert render.safe_url("javascript:alert(1)") is None
-    assert render.safe_url("https://a.example/x_(y)") == "https://a.example/x_%28y%29"
-    assert render.safe_url("https://a.example/a b") is None
-    assert render.link("Head [line]", "https://a.example/)evil", 200) == "[Head \\[line\\]](https://a.example/%29evil)"
+    assert limits.safe_url("javascript:alert(1)") is None
+    assert limits.safe_url("https://a.example/x_(y)") == "https://a.example/x_%28y%29"
+    assert limits.safe_url("https://a.example/a b") is None
+    assert limits.link("Head [line]", "https://a.example/)evil", 200) == "[Head \\[line\\]](https://a.example/%29evil)"
 
 
 # --- answers ---------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_answer_embed_on_the_real_story():
     assert d["footer"]["text"].startswith("Confidence ") and "/source article:5 paragraph:24" in d["footer"]["text"]
     assert render.pages(answer) == 3
     assert render.answer_embed(answer, page=1).to_dict()["fields"][0]["name"].startswith("[4]")
-    assert render.limit_problems(payload(embed)) == []
+    assert limits.limit_problems(payload(embed)) == []
 
 
 def test_low_confidence_wording_and_context_notice():
@@ -134,7 +134,7 @@ def test_nothing_found_and_notices():
 def test_a_long_passage_is_shortened_and_points_to_source():
     d = render.answer_embed(make_answer(["word " * 2000])).to_dict()
     value = d["fields"][0]["value"]
-    assert render.ulen(value) <= 1024 and "\u2026\n\u2014 [Headline](https://news.example/a)" in value
+    assert limits.ulen(value) <= 1024 and "\u2026\n\u2014 [Headline](https://news.example/a)" in value
     assert "/source article:1 paragraph:3" in d["footer"]["text"]
 
 
@@ -146,7 +146,7 @@ def test_any_answer_renders_within_every_limit(texts, question, title, sentence,
     answer = make_answer(texts, question, url=url, title=title, answered=answered, sentence=sentence,
                          context=context, notice=notice, terms=tuple(terms))
     embed = render.answer_embed(answer, page=page)
-    assert render.limit_problems(payload(embed)) == []
+    assert limits.limit_problems(payload(embed)) == []
     d = embed.to_dict()
     for f in d.get("fields", []):
         if f["value"].startswith("> "):  # the passage, before its citation line
@@ -166,11 +166,11 @@ def render_texts(d: dict) -> list[str]:
 @settings(max_examples=200, deadline=None)
 @given(text=LONG, limit=st.integers(1, 1200), stems=st.sets(st.sampled_from(["word", "x", "e", "everyone"])))
 def test_escaped_within_fits_and_keeps_the_text(text, limit, stems):
-    out = render.escaped_within(text, limit, stems)
-    assert render.ulen(out) <= limit
+    out = limits.escaped_within(text, limit, stems)
+    assert limits.ulen(out) <= limit
     assert not (set(unescaped(out.replace("**", ""))) & MARKDOWN)
     shown = strip_markup(out).replace("@\u200b", "@")
-    full = render.plain(text)
+    full = limits.plain(text)
     assert shown == full or (shown.endswith("\u2026") and full.startswith(shown[:-1].rstrip(" ,;:-")))
 
 
@@ -179,36 +179,36 @@ def test_escaped_within_fits_and_keeps_the_text(text, limit, stems):
 def test_sources_and_source_within_limits(titles, url):
     articles = [Article(key=f"{i}.txt", number=i + 1, title=t or "x", paragraphs=("p",), numbers=(1,), url=url,
                         outlet="o", date="d") for i, t in enumerate(titles)]
-    assert render.limit_problems(payload(render.sources_embed(articles))) == []
+    assert limits.limit_problems(payload(render.sources_embed(articles))) == []
     passage = Passage(0, titles[0] * 5, Citation("0.txt", 1, titles[-1], 1, 1, url=url))
-    assert render.limit_problems(payload(render.source_embed(passage))) == []
-    assert render.limit_problems(payload(render.article_embed(articles[0]))) == []
-    assert render.ulen(render.choice_name(articles[-1])) <= 100
+    assert limits.limit_problems(payload(render.source_embed(passage))) == []
+    assert limits.limit_problems(payload(render.article_embed(articles[0]))) == []
+    assert limits.ulen(render.choice_name(articles[-1])) <= 100
 
 
 def test_many_sources_say_how_many_more():
     articles = [Article(key=f"{i}.txt", number=i + 1, title="A headline of some length " * 3, paragraphs=("p",),
                         numbers=(1,)) for i in range(400)]
     desc = render.sources_embed(articles).description
-    assert render.ulen(desc) <= 4096 and re.search(r"and \d+ more", desc)
+    assert limits.ulen(desc) <= 4096 and re.search(r"and \d+ more", desc)
 
 
 def test_small_texts():
     assert "try again in 13 s" in render.cooldown_text(12.3, now=1000.0) and "<t:1013:R>" in render.cooldown_text(12.3, now=1000.0)
     name = render.thread_name("@everyone " + "why " * 100)
-    assert render.ulen(name) <= 100 and "@everyone" not in name
-    assert render.content("x" * 5000).endswith("\u2026") and render.ulen(render.content("x" * 5000)) <= 2000
+    assert limits.ulen(name) <= 100 and "@everyone" not in name
+    assert limits.content("x" * 5000).endswith("\u2026") and limits.ulen(limits.content("x" * 5000)) <= 2000
     help_embed = render.help_embed(5, 77, 5, 30.0)
-    assert "/ask" in help_embed.description and render.limit_problems(payload(help_embed)) == []
+    assert "/ask" in help_embed.description and limits.limit_problems(payload(help_embed)) == []
 
 
 def test_limit_checker_catches_problems():
-    assert render.limit_problems({"content": "x" * 2001, "allowed_mentions": {"parse": []}})
-    assert render.limit_problems({"content": "hi"})  # no allowed_mentions
-    assert render.limit_problems({"content": "hi", "allowed_mentions": {"parse": ["users"]}})
-    assert render.limit_problems({"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}],
+    assert limits.limit_problems({"content": "x" * 2001, "allowed_mentions": {"parse": []}})
+    assert limits.limit_problems({"content": "hi"})  # no allowed_mentions
+    assert limits.limit_problems({"content": "hi", "allowed_mentions": {"parse": ["users"]}})
+    assert limits.limit_problems({"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}],
                                   "allowed_mentions": {"parse": []}})
-    assert render.limit_problems({"embeds": [{"description": "x" * 4000}, {"description": "x" * 2500}],
+    assert limits.limit_problems({"embeds": [{"description": "x" * 4000}, {"description": "x" * 2500}],
                                   "allowed_mentions": {"parse": []}})
 
 
@@ -216,11 +216,11 @@ def test_limit_checker_catches_problems():
 
 def test_a_run_of_matched_words_is_bolded_once():
     stems = frozenset(analyse("Kim Kardashian meet Trump drug trafficking"))
-    out = render._emphasise("Kim Kardashian is set to meet Trump, Kim said; drug-trafficking charge.", stems)
+    out = limits._emphasise("Kim Kardashian is set to meet Trump, Kim said; drug-trafficking charge.", stems)
     assert out == "**Kim Kardashian** is set to **meet Trump**, **Kim** said; **drug\\-trafficking** charge."
     # Punctuation between matched words ends a run: nothing is bolded that did not match.
-    assert render._emphasise("Kim, Kardashian", stems) == "**Kim**, **Kardashian**"
-    assert render._emphasise("no match here", stems) == "no match here"
+    assert limits._emphasise("Kim, Kardashian", stems) == "**Kim**, **Kardashian**"
+    assert limits._emphasise("no match here", stems) == "no match here"
 
 
 def test_a_shared_passage_cites_every_article_carrying_it():
@@ -249,7 +249,7 @@ def test_the_question_and_context_read_back_from_an_answer_embed(question, conte
     earlier = prepare_question(context)[0] or None if context else None
     answer = make_answer(["word a x"] * 9, asked, context=earlier, terms=tuple(terms))
     embed = render.answer_embed(answer, page, story="alice")
-    assert readback.question_of(embed) == render.plain(asked)
-    assert readback.context_of(embed) == (render.plain(earlier) if earlier else None)
+    assert readback.question_of(embed) == limits.plain(asked)
+    assert readback.context_of(embed) == (limits.plain(earlier) if earlier else None)
     assert [p[0] for p in readback.shown_passages(embed)] == [h.rank for h in render.page_hits(answer, page)]
     assert embed.footer.text.endswith("Story: alice")

@@ -32,7 +32,6 @@ is current and what happens when it is not is :mod:`bot.core.cache`.
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import mmap
@@ -45,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import mapped_text
+from .collector import collector_paused
 from .story import Story
 
 FORMAT = 4  # 3: arrays memory-mapped from the file (read-only); 4: the text as arrays, a digest per piece
@@ -303,15 +303,12 @@ def _unpickle(sections: list[memoryview]) -> object:
     each few hundred new objects started a collection that walked them all
     again (1.1 s of 1.3 s for 40,000 articles, measured).
     """
-    paused = gc.isenabled()
-    gc.disable()
     try:
-        return pickle.loads(sections[0], buffers=sections[1:])
+        with collector_paused():
+            return pickle.loads(sections[0], buffers=sections[1:])
     except Exception as exc:  # the checksum passed, so this is a code/format mismatch
         raise CacheDamaged(f"cannot be unpickled ({type(exc).__name__})") from None
     finally:
-        if paused:
-            gc.enable()
         sections[0].release()  # the pickle itself is not needed once loaded; the arrays keep their sections
 
 

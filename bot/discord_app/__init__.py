@@ -1,8 +1,8 @@
 """The Discord front end: slash commands, questions in chat, cited answers.
 
 ``run_discord(settings)`` runs the bot and returns an exit code. Rendering
-(``render``) is pure and holds every Discord limit; the cogs glue the core's
-``Story.ask`` to it. No retrieval logic lives here.
+(``render``) and Discord's limits (``limits``) are pure; the cogs glue the
+core's ``Story.ask`` to them. No retrieval logic lives here.
 """
 from .client import ShardedStoryBot, StoryBot, make_bot
 from .loading import load_story

@@ -13,7 +13,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from . import render
+from . import limits
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ EXPIRED_INTERACTION = (10062, 10015)  # Unknown interaction (callback), Unknown 
 
 async def tell_user_something_went_wrong(interaction: discord.Interaction, text: str | None = None) -> None:
     """A short private message for the user after an error; never raises."""
-    text = render.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
+    text = limits.content(text or "Sorry, something went wrong on my side. The operator has the details; please try again.")
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)

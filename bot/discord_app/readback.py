@@ -19,7 +19,7 @@ _FIELD_NAME = re.compile(r"^\[(\d+)\] Article (\d+), paragraph (\d+)")
 
 
 def unescape(text: str) -> str:
-    """The plain text :func:`render.escape` was given (bold markers of matched words removed too)."""
+    """The plain text :func:`limits.escape` was given (bold markers of matched words removed too)."""
     text = text.replace("@\u200b", "@")
     out, i = [], 0
     while i < len(text):  # a backslash quotes the next character; an unquoted ** is emphasis, not text

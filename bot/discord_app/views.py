@@ -28,7 +28,7 @@ import discord
 from ..core.library import story_key
 from ..core.models import Answer
 from ..feedback import Vote
-from . import readback, render
+from . import limits, readback, render
 from .errors import NO_PINGS, tell_user_something_went_wrong
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ async def _respond(interaction: discord.Interaction, work, *, edit: bool, what: 
                 await interaction.response.defer(ephemeral=True, thinking=True)
         result = await task
         if isinstance(result, str):
-            text = render.content(result)
+            text = limits.content(result)
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
             else:

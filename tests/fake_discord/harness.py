@@ -17,7 +17,7 @@ import pytest
 
 from bot.core.story import Story
 from bot.discord_app import StoryBot, serve
-from bot.discord_app.render import limit_problems
+from bot.discord_app.limits import limit_problems
 from bot.settings import Settings
 
 from .server import FakeDiscord, Request

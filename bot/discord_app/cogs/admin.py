@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import render
+from .. import limits
 from ..client import NO_PINGS, AdminOnly, StoryBot
 
 
@@ -28,9 +28,9 @@ async def story_choices(bot: StoryBot, current: str) -> list[app_commands.Choice
     """Story names for an autocomplete: those containing what was typed, at most 25."""
     if bot.library is None:
         return []
-    needle = render.plain(current).lower()
+    needle = limits.plain(current).lower()
     names = [n for n in bot.library.names() if needle in n.lower()]
-    return [app_commands.Choice(name=render.shorten(render.plain(n), render.CHOICE_NAME), value=n[:100])
+    return [app_commands.Choice(name=limits.shorten(limits.plain(n), limits.CHOICE_NAME), value=n[:100])
             for n in names[:25]]
 
 
@@ -46,7 +46,7 @@ class Admin(commands.Cog):
         """Re-read the article folders and swap in the new indexes (owner only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self.bot.request_reload(story.strip() if story else None, f"/reload by {interaction.user.id}")
-        await interaction.followup.send(render.content(text), ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(limits.content(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     @reload.autocomplete("story")
     async def reload_story_choices(self, interaction: discord.Interaction,

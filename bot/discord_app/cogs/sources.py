@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import render
+from .. import limits, render
 from ...core.library import StoryUnavailable
 from ...core.story import Story
 from ..client import NO_PINGS, StoryBot
@@ -23,7 +23,7 @@ class Sources(commands.Cog):
         """List the articles of this channel's story: headline, outlet, date and link."""
         name, story = await self._story(interaction)
         if story is None:
-            await interaction.response.send_message(render.content(name), ephemeral=True, allowed_mentions=NO_PINGS)
+            await interaction.response.send_message(limits.content(name), ephemeral=True, allowed_mentions=NO_PINGS)
             return
         await interaction.response.send_message(embed=render.sources_embed(story.articles, story=name), ephemeral=True,
                                                 allowed_mentions=NO_PINGS)
@@ -51,7 +51,7 @@ class Sources(commands.Cog):
         found = story.article(article.strip()) if story else None
         if found is None:
             await interaction.response.send_message(
-                render.content(f"I don't know that article. Pick one from the list, or see /sources "
+                limits.content(f"I don't know that article. Pick one from the list, or see /sources "
                                f"(there are {len(story.articles) if story else 0})."),
                 ephemeral=True, allowed_mentions=NO_PINGS)
             return
@@ -62,7 +62,7 @@ class Sources(commands.Cog):
             if passage is None:
                 numbers = ", ".join(map(str, found.numbers))
                 await interaction.response.send_message(
-                    render.content(f"Article {found.number} has no paragraph {paragraph} I can show. "
+                    limits.content(f"Article {found.number} has no paragraph {paragraph} I can show. "
                                    f"Its paragraphs are: {numbers}."),
                     ephemeral=True, allowed_mentions=NO_PINGS)
                 return
@@ -75,7 +75,7 @@ class Sources(commands.Cog):
         story = self.bot.library.peek(name) if self.bot.library is not None else None
         if story is None:
             return []
-        needle = render.plain(current).lower()
+        needle = limits.plain(current).lower()
         hits = [a for a in story.articles
                 if not needle or needle in a.title.lower() or needle == str(a.number) or needle in a.key.lower()]
         return [app_commands.Choice(name=render.choice_name(a), value=a.key[:100] if len(a.key) <= 100 else str(a.number))

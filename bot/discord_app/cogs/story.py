@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .. import render
+from .. import limits
 from ..client import NO_PINGS, AdminOnly, StoryBot
 from .admin import story_choices
 
@@ -57,11 +57,11 @@ class StoryCog(commands.Cog, name="Story"):
                else "chosen for this server" if server_choice else "the default")
         names = bot.library.names()
         shown = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
-        text = f"This channel asks about the story **{render.escape(render.plain(name))}** ({why})."
+        text = f"This channel asks about the story **{limits.escape(limits.plain(name))}** ({why})."
         if name not in names:
             text += " That story is no longer served: a server admin can pick another with /story set."
-        text += f"\nStories: {render.escape(shown)}."
-        await interaction.response.send_message(render.shorten_markdown(text, render.CONTENT), ephemeral=True,
+        text += f"\nStories: {limits.escape(shown)}."
+        await interaction.response.send_message(limits.shorten_markdown(text, limits.CONTENT), ephemeral=True,
                                                 allowed_mentions=NO_PINGS)
 
     @group.command(name="set")
@@ -75,14 +75,14 @@ class StoryCog(commands.Cog, name="Story"):
         name = bot.library.resolve(story)
         if name is None:
             await interaction.response.send_message(
-                render.content(f"There is no story called {story!r}. Stories: {', '.join(bot.library.names())}."),
+                limits.content(f"There is no story called {story!r}. Stories: {', '.join(bot.library.names())}."),
                 ephemeral=True, allowed_mentions=NO_PINGS)
             return
         channel_id = _channel_id(interaction) if scope == "channel" else None
         await bot.state.set_story_choice(interaction.guild_id, channel_id, name)
         where = "this channel" if scope == "channel" else "this server"
         await interaction.response.send_message(
-            render.content(f"Questions in {where} are now answered from the story {name}."),
+            limits.content(f"Questions in {where} are now answered from the story {name}."),
             ephemeral=True, allowed_mentions=NO_PINGS)
 
     @set_story.autocomplete("story")
