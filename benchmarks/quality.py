@@ -264,19 +264,51 @@ def ablation(built: list[Built], loso: dict[str, FusionWeights]) -> list[str]:
     return out
 
 
+def can_rank_first(evidence: np.ndarray, answers: np.ndarray) -> bool:
+    """Whether some non-negative weighting of the ``evidence`` columns (candidates x features) scores one of
+    the ``answers`` (a boolean per candidate) strictly above every other candidate.
+
+    One linear program per answering candidate: the largest margin ``t`` with ``evidence[a] . w >=
+    evidence[o] . w + t`` for every other candidate ``o``, ``w >= 0`` summing to 1. When no ``t > 0``
+    exists, the answer is outscored, or tied, on every weighing of this evidence: no refit of the
+    fusion can fix that miss, only new evidence (or the label) can.
+    """
+    from scipy.optimize import linprog
+
+    if not answers.any():
+        return False
+    others = evidence[~answers]
+    if not others.size:
+        return True
+    n = evidence.shape[1]
+    for row in evidence[answers]:
+        # variables (w, t): maximise t subject to (others - row) . w + t <= 0, sum(w) = 1, w >= 0
+        res = linprog(np.append(np.zeros(n), -1.0),
+                      A_ub=np.hstack([others - row, np.ones((len(others), 1))]), b_ub=np.zeros(len(others)),
+                      A_eq=np.append(np.ones(n), 0.0)[None, :], b_eq=[1.0],
+                      bounds=[(0.0, None)] * n + [(None, None)], method="highs")
+        if res.status == 0 and -res.fun > 1e-9:
+            return True
+    return False
+
+
 def misses(built: list[Built], loso: dict[str, FusionWeights], top_features: int = 4) -> list[str]:
     """Per question whose top passage is wrong (leave-one-story-out): where the first answering passage
-    ranks, where BM25 ranks it, and the evidence that most separates the top passage from it.
+    ranks, where BM25 ranks it, and the evidence that most separates the top passage from it; then, per
+    kind of story, for how many answerable questions any weighting of the fusion's features could put
+    an answering passage first (:func:`can_rank_first`): the ceiling of refitting the fusion.
 
     What to read before changing the engine: a miss whose answer shares no word with the question, or
     sits in the paragraph next to the top one, or is a label that names someone the top passage also
-    names, asks for a different fix each (see ``shared/eval/README.md`` on the noisy labels).
+    names, asks for a different fix each (see ``shared/eval/README.md`` on the noisy labels); a miss
+    marked 'no weighting can fix it' needs new evidence, not new weights.
     """
     from rank_bm25 import BM25Okapi
 
     from bot.core.answer import prepare_question, question_vector
 
     out = []
+    reachable: dict[str, list[bool]] = {}
     for b in built:
         weights = loso[b.story.name]
         engine = with_weights(b.built, weights).engine
@@ -293,7 +325,14 @@ def misses(built: list[Built], loso: dict[str, FusionWeights], top_features: int
             order = np.lexsort((rows, -fused)).tolist()
             right = [i for i in order if passage_matches(passages[int(rows[i])].text, q)]
             if right and right[0] == order[0]:
+                reachable.setdefault(b.story.kind, []).append(True)
                 continue
+            answers = np.zeros(rows.size, dtype=bool)
+            answers[right] = True
+            evidence = np.column_stack([np.asarray(f.get(n, np.zeros(rows.size)), dtype=np.float64)
+                                        for n in weights.fusion.features])
+            fixable = can_rank_first(evidence, answers)
+            reachable.setdefault(b.story.kind, []).append(fixable)
             by_bm25 = np.argsort(-np.asarray(bm25.get_scores(words(q.question))), kind="stable").tolist()
             bm25_rank = next((r + 1 for r, i in enumerate(by_bm25) if passage_matches(passages[i].text, q)), None)
             top = passages[int(rows[order[0]])]
@@ -309,7 +348,12 @@ def misses(built: list[Built], loso: dict[str, FusionWeights], top_features: int
                     and abs(top.citation.paragraph - at.citation.paragraph) <= 1)
             out.append(line + f"{order.index(gold) + 1} (BM25: {bm25_rank}); top passage "
                        f"{'next to the answer, ' if near else ''}ahead on "
-                       + ", ".join(f"{n} +{d:.2f}" for d, n in gap if d > 0))
+                       + ", ".join(f"{n} +{d:.2f}" for d, n in gap if d > 0)
+                       + ("" if fixable else "; no weighting can fix it"))
+    out.append("")
+    for kind, can in reachable.items():
+        out.append(f"- {kind}: some weighting of the fusion's features puts an answering passage first for "
+                   f"{sum(can)} of {len(can)} answerable questions (each question on its own)")
     return out
 
 
@@ -320,7 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ablation", action="store_true",
                     help="also refit without each feature in turn (a few minutes): what each piece brings")
     ap.add_argument("--misses", action="store_true",
-                    help="also list every question whose top passage is wrong (LOSO), and why the top one won")
+                    help="also list every question whose top passage is wrong (LOSO), why the top one won, "
+                         "and whether any weighting of the evidence could have put the answer first")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     built = [build(s) for s in eval_stories(args.shared)]

@@ -168,3 +168,23 @@ def test_every_calibration_variant_gives_probabilities_that_never_fall_with_more
         assert 0.2 <= threshold <= 0.7, variant.name
         # The signal the labels follow is learnt: the confident half is right more often than the rest.
         assert y[p >= np.median(p)].mean() > y[p < np.median(p)].mean(), variant.name
+
+
+def test_a_miss_is_called_unfixable_by_weights_only_when_every_weighting_leaves_the_answer_behind() -> None:
+    # benchmarks/quality.py --misses marks a miss 'no weighting can fix it' (can_rank_first false): the
+    # answering candidate is outscored or tied on every non-negative weighting of the evidence, so only new
+    # evidence can lift it. An answer that leads on any one piece of evidence can be put first.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from quality import can_rank_first
+
+    answers = np.array([True, False, False])
+    leads_on_one = np.array([[0.9, 0.1], [0.5, 0.8], [0.2, 0.3]])
+    assert can_rank_first(leads_on_one, answers)
+    dominated = np.array([[0.4, 0.4], [0.5, 0.8], [0.2, 0.3]])  # the second candidate is ahead on both
+    assert not can_rank_first(dominated, answers)
+    tied = np.array([[0.5, 0.8], [0.5, 0.8], [0.0, 0.0]])  # a tie is no win
+    assert not can_rank_first(tied, answers)
+    # Between two rivals, each ahead on one piece: only a mix of the two pieces puts the answer first.
+    mixed = np.array([[0.6, 0.6], [1.0, 0.0], [0.0, 1.0]])
+    assert can_rank_first(mixed, answers)
+    assert not can_rank_first(mixed, np.zeros(3, dtype=bool))  # nothing answers: nothing to put first
